@@ -105,7 +105,9 @@ def test_access_on_a_line_worked_by_hand() -> None:
     ways = make_ways([[(1, 0, 0), (2, 200, 0), (3, 400, 0)]])
     net = build_network(ways, CRS, min_component_nodes=1)
     o = snap_points(net, np.array([500050.0]), np.array([6670010.0]))
-    d = snap_points(net, np.array([500120.0, 500390.0, 500000.0]), np.array([6670000.0, 6669995.0, 6670000.0]))
+    d = snap_points(
+        net, np.array([500120.0, 500390.0, 500000.0]), np.array([6670000.0, 6669995.0, 6670000.0])
+    )
     res = compute_access(
         net,
         o,

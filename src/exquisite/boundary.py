@@ -175,7 +175,7 @@ def _bbox_polygon(values: Any, where: str) -> BaseGeometry:
 
 def _read_polygons(path: Path) -> BaseGeometry:
     """Read every polygon of a file, dissolve them and return the result in EPSG:4326."""
-    import pyogrio  # noqa: PLC0415 - GDAL is slow to load; only needed for a boundary file
+    import pyogrio
 
     where = str(path)
     if not path.is_file():
@@ -217,7 +217,7 @@ def _read_polygons(path: Path) -> BaseGeometry:
             "The boundary must be an area: a Polygon or MultiPolygon.",
         )
     dissolved = shapely.union_all(parts)
-    import geopandas  # noqa: PLC0415 - only to project
+    import geopandas
 
     projected = geopandas.GeoSeries([dissolved], crs=frame.crs).to_crs(4326).iloc[0]
     return _check_lonlat(_valid(projected, where), where, frame.crs)
@@ -266,7 +266,7 @@ def _check_lonlat(geometry: BaseGeometry, where: str, crs: Any) -> BaseGeometry:
 
 def _pbf_extent(path: Path) -> BaseGeometry:
     """Return the extent of an OSM PBF as a box: the header's box, else the extent of its nodes."""
-    import osmium  # noqa: PLC0415 - only needed when the region has no boundary
+    import osmium
 
     where = str(path)
     try:
@@ -302,7 +302,7 @@ def _pbf_extent(path: Path) -> BaseGeometry:
 
 
 def _node_extent(path: Path) -> tuple[float, float, float, float] | None:
-    import osmium  # noqa: PLC0415
+    import osmium
 
     min_x = min_y = math.inf
     max_x = max_y = -math.inf

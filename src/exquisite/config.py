@@ -647,7 +647,7 @@ def _resolve_file(value: Any, info: ValidationInfo, what: str = "file") -> Path:
     return resolved
 
 
-def bbox_problem(values: Any) -> tuple[str, str] | None:  # noqa: PLR0911 - one return per problem
+def bbox_problem(values: Any) -> tuple[str, str] | None:
     """Say what is wrong with a bounding box in degrees, or return ``None`` when it is right.
 
     Parameters
@@ -687,8 +687,8 @@ def bbox_problem(values: Any) -> tuple[str, str] | None:  # noqa: PLR0911 - one 
 
 def _check_crs(value: Any) -> str:
     """Check a projected CRS in metres; return it as ``EPSG:nnnn`` when it has a code."""
-    from pyproj import CRS  # noqa: PLC0415 - pyproj is slow to import; only needed when a CRS is given
-    from pyproj.exceptions import CRSError  # noqa: PLC0415
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
 
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise _fail(f"expected a CRS such as 'EPSG:3067', got {_describe(value)}")

@@ -56,7 +56,9 @@ def build_network(
     way_of = np.repeat(np.arange(n_ways), way_len)
 
     transformer = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    x, y = transformer.transform(np.asarray(ways.lon, dtype=np.float64), np.asarray(ways.lat, dtype=np.float64))
+    x, y = transformer.transform(
+        np.asarray(ways.lon, dtype=np.float64), np.asarray(ways.lat, dtype=np.float64)
+    )
     x = np.asarray(x)
     y = np.asarray(y)
 

@@ -1,4 +1,4 @@
-"""The walking network as compact arrays: nodes, undirected edges with polyline geometry, and CSR adjacency."""
+"""The walking network as compact arrays: nodes, undirected edges with their polylines, CSR adjacency."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ class WalkNetwork:
         attached exactly there (and not to another node with the same coordinates on another level).
     indptr, indices, weights
         Symmetric CSR adjacency (each edge both ways): the neighbours of node ``n`` are
-        ``indices[indptr[n]:indptr[n+1]]`` at ``weights`` metres; ``adj_edge`` gives the edge id of each entry.
+        ``indices[indptr[n]:indptr[n+1]]``, at ``weights`` metres.
     adj_edge
         Edge id of each CSR entry.
     """

@@ -69,7 +69,9 @@ def snap_points(
     seg_start = np.flatnonzero(is_seg)
     ax, ay = network.geom_x[seg_start], network.geom_y[seg_start]
     bx, by = network.geom_x[seg_start + 1], network.geom_y[seg_start + 1]
-    tree = shapely.STRtree(shapely.linestrings(np.stack([np.column_stack([ax, ay]), np.column_stack([bx, by])], 1)))
+    tree = shapely.STRtree(
+        shapely.linestrings(np.stack([np.column_stack([ax, ay]), np.column_stack([bx, by])], 1))
+    )
     (_, seg), _ = tree.query_nearest(shapely.points(x, y), all_matches=False, return_distance=True)
 
     dx, dy = bx[seg] - ax[seg], by[seg] - ay[seg]

@@ -1,0 +1,1 @@
+"""What a run leaves behind: the run folder and its manifest."""

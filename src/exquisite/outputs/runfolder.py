@@ -1,4 +1,4 @@
-"""The run folder: written whole into a temporary folder, then renamed, so no half-written run is ever seen."""
+"""The run folder: written whole into a temporary folder, then renamed; no half-written run is seen."""
 
 from __future__ import annotations
 
@@ -14,8 +14,20 @@ from pathlib import Path
 from typing import Any
 
 #: Packages whose versions every manifest records.
-_VERSIONED = ("exquisite-city", "numpy", "scipy", "numba", "pandas", "geopandas", "shapely", "pyproj",
-              "pyarrow", "osmium", "rasterio", "h3")
+_VERSIONED = (
+    "exquisite-city",
+    "numpy",
+    "scipy",
+    "numba",
+    "pandas",
+    "geopandas",
+    "shapely",
+    "pyproj",
+    "pyarrow",
+    "osmium",
+    "rasterio",
+    "h3",
+)
 
 
 def timestamp() -> str:
@@ -85,7 +97,9 @@ def write_run_folder(
         tmp.mkdir()
         for filename, write in writers.items():
             write(tmp / filename)
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n")
+        (tmp / "manifest.json").write_text(
+            json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n"
+        )
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
