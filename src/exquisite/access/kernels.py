@@ -76,9 +76,9 @@ def _bounded_dijkstra(
 ) -> int:
     """Dijkstra from ``roots`` (distance 0) up to ``cutoff``.
 
-    ``dist`` must be all ``inf`` on entry. On return it holds the distances of the settled nodes, whose ids are
-    ``settled[:n]`` in order of distance; the caller resets exactly those entries to ``inf``. The heap arrays
-    need room for every root plus one entry per CSR entry (each directed edge relaxes at most once).
+    ``dist`` must be all ``inf`` on entry. On return it holds the distances of the settled nodes, whose ids
+    are ``settled[:n]`` in order of distance; the caller resets exactly those entries to ``inf``. The heap
+    arrays need room for every root plus one entry per CSR entry (each directed edge relaxes at most once).
     """
     size = 0
     for r in roots:
