@@ -1,0 +1,1 @@
+"""Readers of the world: OpenStreetMap, population, GTFS."""

@@ -360,7 +360,7 @@ def _existing_file(path: Path | str | None, source: str) -> Path:
         raise InputError("population: path", f"no file given for the {source} population source")
     file = Path(path)
     if not file.exists():
-        raise InputError(str(file), "file not found", "check the population path of the study region")
+        raise InputError(str(file), "file not found", "Check the population path of the study region")
     return file
 
 
@@ -491,7 +491,7 @@ def _read_vector(
         pyproj.exceptions.CRSError,
         pyproj.exceptions.ProjError,
     ) as exc:
-        raise InputError(where, f"cannot be read ({exc})", "check the file and its CRS") from None
+        raise InputError(where, f"cannot be read ({exc})", "Check the file and its CRS") from None
     frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
     kinds = set(frame.geom_type.unique())
     if not kinds <= set(_VECTOR_TYPES):
@@ -692,7 +692,7 @@ def _estimate_from_buildings(
             where,
             f"no residential building lies inside the study area ({int(residential.sum()):,} residential "
             f"of {len(buildings):,} buildings in all)",
-            "check the boundary, or give a population raster, grid or H3 table",
+            "Check the boundary, or give a population raster, grid or H3 table",
         )
     levels = pd.to_numeric(frame["levels"], errors="coerce").to_numpy(dtype="float64")[inside]
     untagged = ~(np.isfinite(levels) & (levels > 0))
@@ -772,7 +772,7 @@ def _split_by_counts(
     else:
         scale = np.where(usable, np.maximum(pop, child + older), 0.0)
     if not usable.any():
-        raise InputError(where, "no cell has usable age counts", "check the age columns")
+        raise InputError(where, "no cell has usable age counts", "Check the age columns")
     with np.errstate(invalid="ignore", divide="ignore"):
         share_child = np.where(usable, child / scale, np.nan)
         share_older = np.where(usable, older / scale, np.nan)
