@@ -1,0 +1,201 @@
+"""The command line: a real run on the demo city, and one clear message for every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+import yaml
+from rasterio.transform import from_origin
+from shapely.geometry import box
+from typer.testing import CliRunner
+
+from exquisite.cli import EXIT_BAD_INPUT, app
+
+runner = CliRunner()
+
+
+def _write_config(folder: Path, **entries: object) -> Path:
+    path = folder / "city.yml"
+    path.write_text(yaml.safe_dump(entries, sort_keys=False))
+    return path
+
+
+def _base(folder: Path, pbf: Path) -> dict:
+    local = folder / "city.osm.pbf"
+    if not local.exists():
+        shutil.copy(pbf, local)
+    return {
+        "name": "Test city",
+        "country": "FI",
+        "osm": local.name,
+        "population": {"source": "buildings"},
+    }
+
+
+def _expect_clear_error(args: list[str], *fragments: str, out: Path | None = None) -> str:
+    result = runner.invoke(app, args)
+    text = result.output
+    assert result.exit_code == EXIT_BAD_INPUT, text
+    assert "Traceback" not in text
+    for fragment in fragments:
+        assert fragment in text, text
+    if out is not None:
+        assert not out.exists() or not any(out.iterdir()), "a run folder was left behind"
+    return text
+
+
+def test_demo_writes_a_run_folder(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--quiet"])
+    assert result.exit_code == 0, result.output
+    folder = Path(result.output.strip())
+    assert folder.parent == tmp_path
+    names = {p.name for p in folder.iterdir()}
+    assert {"manifest.json", "origins.parquet", "destinations.parquet", "network.parquet"} <= names
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["population"]["is_estimate"] is True
+    assert len(manifest["inputs"]["osm"]["sha256"]) == 64
+    assert "© OpenStreetMap contributors (ODbL)" in manifest["attribution"]
+    origins = gpd.read_parquet(folder / "origins.parquet")
+    assert origins.crs.to_epsg() == 32635
+    assert len(origins) == manifest["population"]["origins"] > 0
+    assert (origins["population"] > 0).all()
+    # every profile and threshold has its count column, and counts grow with the threshold
+    for profile, labels in (("adult", ["5min", "10min", "15min"]), ("gb50180", ["300m", "500m", "1000m"])):
+        cols = [f"count__pharmacy__{profile}__{label}" for label in labels]
+        values = origins[cols].to_numpy()
+        assert (np.diff(values, axis=1) >= 0).all()
+    # nearest is within the largest distance, or missing
+    near = origins["nearest_m__pharmacy"].dropna()
+    assert (near <= manifest["parameters"]["largest_distance_m"]).all()
+
+
+def test_access_command_on_a_config(tmp_path: Path, helsinki_pbf: Path) -> None:
+    config = _write_config(tmp_path, **_base(tmp_path, helsinki_pbf), profiles=["older"])
+    out = tmp_path / "runs"
+    result = runner.invoke(app, ["access", str(config), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "older" in result.output
+    assert "OpenStreetMap" in result.output
+    (folder,) = list(out.iterdir())
+    columns = pd.read_parquet(folder / "origins.parquet").columns
+    assert "count__pharmacy__older__15min" in columns
+    assert not any(c.startswith("count__") and "__adult__" in c for c in columns)
+
+
+def test_demo_from_a_real_shell() -> None:
+    """The installed console script runs and exits 0 (as the README says)."""
+    exe = Path(sys.executable).with_name("exquisite")
+    if not exe.exists():
+        pytest.skip("the exquisite console script is not installed next to this Python")
+    done = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert "exquisite-city" in done.stdout
+
+
+# --- the bad-input corpus ------------------------------------------------------------------------------
+
+
+def test_yaml_typo_names_the_key(tmp_path: Path, helsinki_pbf: Path) -> None:
+    entries = _base(tmp_path, helsinki_pbf)
+    entries["populaton"] = entries.pop("population")
+    config = _write_config(tmp_path, **entries)
+    _expect_clear_error(["access", str(config), "--out", str(tmp_path / "runs")], "populaton", "population")
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    _expect_clear_error(["access", str(tmp_path / "nope.yml")], "nope.yml")
+
+
+def test_empty_pbf(tmp_path: Path, helsinki_pbf: Path) -> None:
+    entries = _base(tmp_path, helsinki_pbf)
+    (tmp_path / "empty.osm.pbf").write_bytes(b"")
+    entries["osm"] = "empty.osm.pbf"
+    out = tmp_path / "runs"
+    _expect_clear_error(
+        ["access", str(_write_config(tmp_path, **entries)), "--out", str(out)], "empty.osm.pbf", out=out
+    )
+
+
+def test_truncated_pbf(tmp_path: Path, helsinki_pbf: Path) -> None:
+    entries = _base(tmp_path, helsinki_pbf)
+    data = helsinki_pbf.read_bytes()
+    (tmp_path / "cut.osm.pbf").write_bytes(data[: len(data) // 2])
+    entries["osm"] = "cut.osm.pbf"
+    out = tmp_path / "runs"
+    _expect_clear_error(
+        ["access", str(_write_config(tmp_path, **entries)), "--out", str(out)], "cut.osm.pbf", out=out
+    )
+
+
+def test_boundary_outside_the_data(tmp_path: Path, helsinki_pbf: Path) -> None:
+    entries = _base(tmp_path, helsinki_pbf)
+    entries["boundary"] = {"bbox": [10.0, 50.0, 10.1, 50.1]}
+    out = tmp_path / "runs"
+    _expect_clear_error(
+        ["access", str(_write_config(tmp_path, **entries)), "--out", str(out)], "outside", out=out
+    )
+
+
+def test_raster_of_only_nodata(tmp_path: Path, helsinki_pbf: Path) -> None:
+    raster = tmp_path / "pop.tif"
+    with rasterio.open(
+        raster,
+        "w",
+        driver="GTiff",
+        width=20,
+        height=20,
+        count=1,
+        dtype="float32",
+        crs="EPSG:4326",
+        transform=from_origin(24.90, 60.18, 0.005, 0.0025),
+        nodata=-200.0,
+    ) as dst:
+        dst.write(np.full((1, 20, 20), -200.0, dtype="float32"))
+    entries = _base(tmp_path, helsinki_pbf)
+    entries["population"] = {"source": "raster", "path": "pop.tif"}
+    out = tmp_path / "runs"
+    _expect_clear_error(
+        ["access", str(_write_config(tmp_path, **entries)), "--out", str(out)], "pop.tif", out=out
+    )
+
+
+def test_vector_without_crs(tmp_path: Path, helsinki_pbf: Path) -> None:
+    grid = gpd.GeoDataFrame(
+        {"population": [100, 200]},
+        geometry=[box(24.93, 60.16, 24.94, 60.17), box(24.94, 60.16, 24.95, 60.17)],
+    )
+    grid.to_file(tmp_path / "grid.shp")
+    (tmp_path / "grid.prj").unlink(missing_ok=True)
+    entries = _base(tmp_path, helsinki_pbf)
+    entries["population"] = {"source": "vector", "path": "grid.shp", "column": "population"}
+    out = tmp_path / "runs"
+    _expect_clear_error(
+        ["access", str(_write_config(tmp_path, **entries)), "--out", str(out)], "grid.shp", out=out
+    )
+
+
+def test_gtfs_without_stop_times(tmp_path: Path, helsinki_pbf: Path) -> None:
+    feed = tmp_path / "feed.zip"
+    with zipfile.ZipFile(feed, "w") as zf:
+        zf.writestr("stops.txt", "stop_id,stop_name,stop_lat,stop_lon\n1,A,60.17,24.94\n")
+        zf.writestr("routes.txt", "route_id,route_type\nr,3\n")
+        zf.writestr("trips.txt", "route_id,service_id,trip_id\nr,s,t\n")
+    entries = _base(tmp_path, helsinki_pbf)
+    entries["gtfs"] = ["feed.zip"]
+    out = tmp_path / "runs"
+    _expect_clear_error(
+        ["access", str(_write_config(tmp_path, **entries)), "--out", str(out)],
+        "feed.zip",
+        "stop_times.txt",
+        out=out,
+    )
