@@ -13,7 +13,7 @@ from shapely.geometry import LineString, Point, Polygon
 
 from exquisite.errors import InputError
 from exquisite.network.graph import WalkNetwork
-from exquisite.places import DESTINATION_COLUMNS, destinations_from_features, edge_lines, open_spaces
+from exquisite.places import DESTINATION_COLUMNS, destinations_from_features, open_spaces
 from exquisite.taxonomy import default_taxonomy
 
 CRS = "EPSG:32635"
@@ -136,7 +136,7 @@ def test_stranded_open_space_keeps_its_nearest_boundary_point(destinations: gpd.
     assert len(far) == 1
     point = far.geometry.iloc[0]
     assert point.y == pytest.approx(Y0 + 500, abs=1e-6)  # on the south edge, facing the street
-    assert shapely.distance(point, shapely.union_all(edge_lines(_network()))) == pytest.approx(500, abs=1e-6)
+    assert shapely.distance(point, shapely.union_all(_network().edge_lines())) == pytest.approx(500, abs=1e-6)
     assert far["name"].iloc[0] is None
 
 
@@ -156,7 +156,7 @@ def test_spacing_and_distance_parameters(features: gpd.GeoDataFrame) -> None:
     xy = shapely.get_coordinates(small.geometry.values) - [X0, Y0]
     assert len(small) == 8  # six on the south edge (every 20 m) and one on each side at y = 30
     assert (xy[:, 1] <= 35 + 1e-9).all()
-    lines = shapely.union_all(edge_lines(network))
+    lines = shapely.union_all(network.edge_lines())
     assert (shapely.distance(small.geometry.values, lines) <= 35 + 1e-9).all()
 
 
@@ -197,7 +197,7 @@ def test_helsinki_entrances_are_near_the_network(helsinki_pbf: Path) -> None:
     spaces = result[result.category == "open_space"]
     assert spaces["entrance"].all()
     assert len(spaces) > len(set(spaces.osm_id))
-    lines = shapely.union_all(edge_lines(network))
+    lines = shapely.union_all(network.edge_lines())
     distance = shapely.distance(spaces.geometry.values, lines)
     for _, group in spaces.assign(distance=distance).groupby(["osm_type", "osm_id"]):
         assert len(group) == 1 or (group["distance"] <= 30 + 1e-6).all()

@@ -23,7 +23,6 @@ __all__ = [
     "DESTINATION_COLUMNS",
     "OPEN_SPACE_COLUMNS",
     "destinations_from_features",
-    "edge_lines",
     "open_spaces",
 ]
 
@@ -82,7 +81,7 @@ def destinations_from_features(
         category = taxonomy.categories[name]
         if category.kind == "open_space":
             if tree is None and network.n_edges:
-                tree = shapely.STRtree(edge_lines(network))
+                tree = shapely.STRtree(network.edge_lines())
             spaces = _large_enough(chosen, category.min_area_ha)
             parts.append(_entrances(spaces, tree, entrance_spacing_m, entrance_max_distance_m))
         else:
@@ -133,13 +132,6 @@ def open_spaces(features: gpd.GeoDataFrame, taxonomy: Taxonomy, crs: str) -> gpd
         columns=OPEN_SPACE_COLUMNS,
     )
     return gpd.GeoDataFrame(frame, geometry=projected.geometry.values[keep], crs=crs)
-
-
-def edge_lines(network: WalkNetwork) -> np.ndarray:
-    """The network's edges as shapely LineStrings (in its CRS), indexed like the edges."""
-    counts = np.diff(network.geom_ptr)
-    coords = np.column_stack([network.geom_x, network.geom_y])
-    return shapely.linestrings(coords, indices=np.repeat(np.arange(network.n_edges), counts))
 
 
 def _projected(features: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
