@@ -20,45 +20,52 @@ from numba import njit, prange
 
 _INF = np.inf
 
+#: Heap keys are distances in fixed point (1/1024 m) packed above the node id in one int64, so a heap entry is
+#: one machine word. The exact distance stays in the float64 ``dist`` array; a node whose distance improves
+#: by less than the key's resolution after it was expanded is simply expanded again (still exact).
+_KEY_SCALE = 1024.0
+_NODE_BITS = 32
+_NODE_MASK = (1 << _NODE_BITS) - 1
+
 
 @njit(cache=True, inline="always")
-def _heap_push(keys: np.ndarray, vals: np.ndarray, size: int, key: float, val: int) -> int:
-    """Push ``(key, val)`` onto a binary min-heap stored in two arrays; return the new size."""
+def _heap_push(heap: np.ndarray, size: int, item: np.int64) -> int:
+    """Push ``item`` onto a 4-ary min-heap; return the new size."""
+    if size >= heap.shape[0]:
+        raise MemoryError("search heap is full")
     i = size
-    keys[i] = key
-    vals[i] = val
     while i > 0:
-        parent = (i - 1) >> 1
-        if keys[parent] <= key:
+        parent = (i - 1) >> 2
+        above = heap[parent]
+        if above <= item:
             break
-        keys[i] = keys[parent]
-        vals[i] = vals[parent]
+        heap[i] = above
         i = parent
-    keys[i] = key
-    vals[i] = val
+    heap[i] = item
     return size + 1
 
 
 @njit(cache=True, inline="always")
-def _heap_pop(keys: np.ndarray, vals: np.ndarray, size: int) -> int:
-    """Remove the root of the heap (read it from ``keys[0], vals[0]`` first); return the new size."""
+def _heap_pop(heap: np.ndarray, size: int) -> int:
+    """Remove the root of the 4-ary heap (read ``heap[0]`` first); return the new size."""
     size -= 1
-    key = keys[size]
-    val = vals[size]
+    item = heap[size]
     i = 0
     while True:
-        child = 2 * i + 1
-        if child >= size:
+        first = 4 * i + 1
+        if first >= size:
             break
-        if child + 1 < size and keys[child + 1] < keys[child]:
-            child += 1
-        if keys[child] >= key:
+        best = first
+        best_item = heap[first]
+        for j in range(first + 1, min(first + 4, size)):
+            if heap[j] < best_item:
+                best_item = heap[j]
+                best = j
+        if best_item >= item:
             break
-        keys[i] = keys[child]
-        vals[i] = vals[child]
-        i = child
-    keys[i] = key
-    vals[i] = val
+        heap[i] = best_item
+        i = best
+    heap[i] = item
     return size
 
 
@@ -70,37 +77,50 @@ def _bounded_dijkstra(
     roots: np.ndarray,
     cutoff: float,
     dist: np.ndarray,
-    heap_keys: np.ndarray,
-    heap_vals: np.ndarray,
-    settled: np.ndarray,
+    heap: np.ndarray,
+    touched: np.ndarray,
 ) -> int:
     """Dijkstra from ``roots`` (distance 0) up to ``cutoff``.
 
-    ``dist`` must be all ``inf`` on entry. On return it holds the distances of the settled nodes, whose ids
-    are ``settled[:n]`` in order of distance; the caller resets exactly those entries to ``inf``. The heap
-    arrays need room for every root plus one entry per CSR entry (each directed edge relaxes at most once).
+    ``dist`` must be all ``inf`` on entry. On return it holds the exact distances of the reached nodes, whose
+    ids are ``touched[:n]`` (each once); the caller resets exactly those entries to ``inf``. ``heap`` needs
+    room for the roots plus one entry per improving relaxation.
     """
     size = 0
+    n_touched = 0
     for r in roots:
-        if dist[r] > 0.0:
-            dist[r] = 0.0
-            size = _heap_push(heap_keys, heap_vals, size, 0.0, r)
-    n_settled = 0
+        if dist[r] == _INF:
+            touched[n_touched] = r
+            n_touched += 1
+        dist[r] = 0.0
+        size = _heap_push(heap, size, np.int64(r))
     while size > 0:
-        d = heap_keys[0]
-        node = heap_vals[0]
-        size = _heap_pop(heap_keys, heap_vals, size)
-        if d > dist[node]:
+        item = heap[0]
+        size = _heap_pop(heap, size)
+        node = item & _NODE_MASK
+        d = dist[node]
+        if np.int64(d * _KEY_SCALE) != (item >> _NODE_BITS):
             continue  # a stale entry: the node was reached by a shorter path since
-        settled[n_settled] = node
-        n_settled += 1
         for j in range(indptr[node], indptr[node + 1]):
-            nbr = indices[j]
             nd = d + weights[j]
+            nbr = indices[j]
             if nd <= cutoff and nd < dist[nbr]:
+                if dist[nbr] == _INF:
+                    touched[n_touched] = nbr
+                    n_touched += 1
                 dist[nbr] = nd
-                size = _heap_push(heap_keys, heap_vals, size, nd, nbr)
-    return n_settled
+                size = _heap_push(heap, size, (np.int64(nd * _KEY_SCALE) << _NODE_BITS) | nbr)
+    return n_touched
+
+
+@njit(cache=True)
+def _scratch(n_nodes: int, n_entries: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One search's working arrays: distances (all inf), heap, touched list."""
+    return (
+        np.full(n_nodes, _INF),
+        np.empty(2 * (n_entries + n_nodes) + 16, dtype=np.int64),
+        np.empty(n_nodes, dtype=np.int64),
+    )
 
 
 @njit(cache=True, parallel=True)
@@ -117,12 +137,9 @@ def _multi_source_many(
     n_nodes = indptr.shape[0] - 1
     out = np.full((targets.shape[0], n_groups), _INF)
     for g in prange(n_groups):
-        dist = np.full(n_nodes, _INF)
-        heap_keys = np.empty(indices.shape[0] + n_nodes + 1, dtype=np.float64)
-        heap_vals = np.empty(indices.shape[0] + n_nodes + 1, dtype=np.int64)
-        settled = np.empty(n_nodes, dtype=np.int64)
+        dist, heap, touched = _scratch(n_nodes, indices.shape[0])
         roots = sources[source_ptr[g] : source_ptr[g + 1]]
-        _bounded_dijkstra(indptr, indices, weights, roots, cutoff, dist, heap_keys, heap_vals, settled)
+        _bounded_dijkstra(indptr, indices, weights, roots, cutoff, dist, heap, touched)
         for t in range(targets.shape[0]):
             out[t, g] = dist[targets[t]]
     return out
@@ -188,47 +205,43 @@ def _tally(
     from_destinations: bool,
     n_threads: int,
 ) -> np.ndarray:
-    """Bounded search from each root, tallying (category, threshold) pairs per target row.
+    """Bounded search from each root, tallying each (category, first threshold reached) per target row.
 
-    ``from_destinations``: roots are destination nodes carrying items ``root_item_ptr``; each settled node
+    ``from_destinations``: roots are destination nodes carrying items ``root_item_ptr``; each reached node
     that is a target (``node_row >= 0``) gains the root's items. Otherwise roots are target nodes (row
-    ``root_row``) and each settled destination node (``node_item_ptr``) adds its items to the root's row.
+    ``root_row``) and each reached destination node (``node_item_ptr``) adds its items to the root's row.
+    Returns ``(n_cat, n_thresholds, n_rows)`` counts at the first threshold reached only; the caller sums
+    them up over thresholds. Thread ``t`` takes roots ``t, t + n_threads, …``: neighbours in space, so its
+    consecutive searches find their part of the graph still in cache.
     """
     n_nodes = indptr.shape[0] - 1
     n_thr = thresholds.shape[0]
     cutoff = thresholds[n_thr - 1]
     n_roots = roots.shape[0]
-    partial = np.zeros((n_threads, n_rows, n_cat, n_thr), dtype=np.int32)
-    chunk = (n_roots + n_threads - 1) // n_threads
+    partial = np.zeros((n_threads, n_cat, n_thr, n_rows), dtype=np.int32)
     for t in prange(n_threads):
-        dist = np.full(n_nodes, _INF)
-        heap_keys = np.empty(indices.shape[0] + n_nodes + 1, dtype=np.float64)
-        heap_vals = np.empty(indices.shape[0] + n_nodes + 1, dtype=np.int64)
-        settled = np.empty(n_nodes, dtype=np.int64)
+        dist, heap, touched = _scratch(n_nodes, indices.shape[0])
         counts = partial[t]
         one = np.empty(1, dtype=np.int64)
-        for i in range(t * chunk, min(n_roots, (t + 1) * chunk)):
+        for i in range(t, n_roots, n_threads):
             one[0] = roots[i]
-            n_settled = _bounded_dijkstra(
-                indptr, indices, weights, one, cutoff, dist, heap_keys, heap_vals, settled
-            )
-            for s in range(n_settled):
-                node = settled[s]
+            n_touched = _bounded_dijkstra(indptr, indices, weights, one, cutoff, dist, heap, touched)
+            for s in range(n_touched):
+                node = touched[s]
                 d = dist[node]
+                dist[node] = _INF
                 k0 = 0
                 while thresholds[k0] < d:
                     k0 += 1
-                # tally at the first threshold reached only; the caller accumulates over thresholds
                 if from_destinations:
                     row = node_row[node]
                     if row >= 0:
                         for it in range(root_item_ptr[i], root_item_ptr[i + 1]):
-                            counts[row, item_cat[it], k0] += item_mult[it]
+                            counts[item_cat[it], k0, row] += item_mult[it]
                 else:
                     row = root_row[i]
                     for it in range(node_item_ptr[node], node_item_ptr[node + 1]):
-                        counts[row, item_cat[it], k0] += item_mult[it]
-                dist[node] = _INF
+                        counts[item_cat[it], k0, row] += item_mult[it]
     out = partial[0].copy()
     for t in range(1, n_threads):
         out += partial[t]
@@ -315,7 +328,7 @@ def counts_within(
         from_destinations,
         numba.get_num_threads(),
     )
-    return np.cumsum(first_reached, axis=2, dtype=np.int32)
+    return np.ascontiguousarray(np.cumsum(first_reached, axis=1, dtype=np.int32).transpose(2, 0, 1))
 
 
 def _as_csr(
