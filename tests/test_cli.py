@@ -199,3 +199,13 @@ def test_gtfs_without_stop_times(tmp_path: Path, helsinki_pbf: Path) -> None:
         "stop_times.txt",
         out=out,
     )
+
+
+def test_unwritable_out_folder(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    _expect_clear_error(["demo", "--out", str(blocker / "runs")], "a-file", "--out")
+
+
+def test_config_that_is_a_folder(tmp_path: Path) -> None:
+    _expect_clear_error(["access", str(tmp_path)], str(tmp_path))

@@ -86,9 +86,13 @@ def _run_and_write(region: StudyRegion, out: Path, quiet: bool) -> None:
         console.print(f"[bold]{region.name}[/] ({region.country})", highlight=False)
     try:
         run = run_access(region, report)
-        folder = run.write(out)
     except InputError as error:
         raise _fail(error) from None
+    try:
+        folder = run.write(out)
+    except OSError as error:
+        problem = f"cannot write the run folder here ({error.strerror or error})"
+        raise _fail(InputError(out, problem, "Choose another folder with --out.")) from None
     if quiet:
         console.print(str(folder), highlight=False)
         return
