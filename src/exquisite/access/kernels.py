@@ -21,6 +21,10 @@ import numpy as np
 from numba import njit, prange
 
 from exquisite.access.contraction import (
+    ENTRY_LENGTH,
+    ENTRY_LINK,
+    ENTRY_NODE,
+    ENTRY_SEQ,
     LINK_LOOP,
     LINK_PENDANT,
     LINK_THROUGH_B,
@@ -205,13 +209,12 @@ _MAX_BUCKETS = 1 << 16
 class _Workspace(NamedTuple):
     """One thread's working arrays for :func:`_count_from_root` (see :func:`_workspace`)."""
 
-    state: np.ndarray  # per core node: distance, and the distance it was last expanded at (inf: not yet)
+    state: np.ndarray  # per core node: distance, distance last expanded at (inf: not yet), entry groups
     touched: np.ndarray  # core nodes with a finite distance, each once
     head: np.ndarray  # first pool entry of each bucket, -1 when empty
-    pool_node: np.ndarray
-    pool_next: np.ndarray
-    pool_dist: np.ndarray
-    pending: np.ndarray  # (core node, entry) into a chain whose other end was not expanded yet
+    pool: np.ndarray  # per queued entry: node, next entry of its bucket (-1: none)
+    pending: np.ndarray  # (core node, entry) into a chain whose far end was not expanded yet
+    todo: np.ndarray  # entries into chains to tally at one node's expansion
     chain_dist: np.ndarray  # distances of one chain's nodes
 
 
@@ -219,6 +222,7 @@ class _Targets(NamedTuple):
     """What a reached slot adds to the counts (see :func:`_tally`)."""
 
     from_destinations: bool
+    by_slot: bool  # count rows are slots (with from_destinations), not target rows
     slot_row: np.ndarray
     slot_item_ptr: np.ndarray
     item_cat: np.ndarray
@@ -230,73 +234,84 @@ class _Targets(NamedTuple):
 def _workspace(core: ChainContraction, n_buckets: int) -> _Workspace:
     """Working arrays for searches over ``core`` with ``n_buckets`` buckets, ready for the first root."""
     n_core = core.n_core
-    capacity = 2 * (core.indices.shape[0] + n_core) + 16
+    n_entries = core.entries.shape[0]
+    state = np.full((n_core, 4), _INF)
+    # Beside the distances, as a search reads them together: the node's entry groups, 32 bits each.
+    groups = state.view(np.int64)
+    groups[:, 2] = core.indptr[:-1] | (core.group_ptr[:, 0] << 32)
+    groups[:, 3] = core.group_ptr[:, 1] | (core.indptr[1:] << 32)
+    max_degree = 1
+    for u in range(n_core):
+        max_degree = max(max_degree, core.indptr[u + 1] - core.indptr[u])
     return _Workspace(
-        np.full((n_core, 2), _INF),
-        np.empty(n_core, dtype=np.int64),
+        state,
+        np.empty(n_core + 1, dtype=np.int64),  # (+1: a relaxation writes one ahead)
         np.full(n_buckets, -1, dtype=np.int64),
-        np.empty(capacity, dtype=np.int64),
-        np.empty(capacity, dtype=np.int64),
-        np.empty(capacity, dtype=np.float64),
-        np.empty((core.indices.shape[0], 2), dtype=np.int64),
+        np.empty((2 * (n_entries + n_core) + 16, 2), dtype=np.int64),
+        np.empty((n_entries, 2), dtype=np.int64),
+        np.empty(max_degree, dtype=np.int64),
         np.empty(core.max_chain, dtype=np.float64),
     )
 
 
 @njit(cache=True, inline="always")
-def _push(ws: _Workspace, top: int, node: int, d: float, bucket: int) -> int:
-    """Put ``node`` at distance ``d`` into ``bucket``; return the new pool size."""
-    if top >= ws.pool_node.shape[0]:
-        raise MemoryError("search queue is full")
-    ws.pool_node[top] = node
-    ws.pool_dist[top] = d
-    ws.pool_next[top] = ws.head[bucket]
-    ws.head[bucket] = top
-    return top + 1
+def _relax(
+    ws: _Workspace, top: int, n_touched: int, node: int, d: float, cutoff: float, inv_width: float
+) -> tuple[int, int]:
+    """Lower ``node``'s distance to ``d`` if that is shorter and within ``cutoff``, and queue it.
+
+    Written without branches (the outcome is a coin toss to the CPU): the queue entry is always written,
+    and kept only if the distance improved. Returns the new pool size and number of touched nodes.
+    """
+    old = ws.state[node, 0]
+    improve = (d <= cutoff) & (d < old)
+    ws.touched[n_touched] = node
+    n_touched += improve & (old == _INF)
+    ws.state[node, 0] = d if improve else old
+    bucket = np.int64(min(d, cutoff) * inv_width)
+    ws.pool[top, 0] = node
+    ws.pool[top, 1] = ws.head[bucket]
+    ws.head[bucket] = top if improve else ws.head[bucket]
+    return top + improve, n_touched
 
 
 @njit(cache=True, inline="always")
-def _chain_distances(
-    w: np.ndarray, base: int, k: int, dist_a: float, dist_b: float, cutoff: float, out: np.ndarray
-) -> None:
+def _chain_distances(w: np.ndarray, base: int, k: int, dist_a: float, dist_b: float, out: np.ndarray) -> None:
     """Distances of a chain's ``k`` nodes into ``out[:k]``, given its ends' (``inf``: not reached).
 
     ``w[base + i]`` joins node ``i - 1`` (end A for ``i == 0``) to node ``i``, ``w[base + k]`` node
-    ``k - 1`` to end B. Each distance is summed edge by edge from the end, as the plain search would;
-    ``inf`` beyond ``cutoff``.
+    ``k - 1`` to end B (not read when ``dist_b`` is ``inf``). Each distance is summed edge by edge from the
+    end, as the plain search would; beyond the cutoff they are too large, not exact.
     """
-    i = 0
-    if dist_a <= cutoff:
-        d = dist_a
-        while i < k:
-            d += w[base + i]
-            if d > cutoff:
-                break
-            out[i] = d
-            i += 1
-    for rest in range(i, k):
-        out[rest] = _INF
-    if dist_b <= cutoff:
+    d = dist_a
+    for i in range(k):
+        d += w[base + i]
+        out[i] = d
+    if dist_b < _INF:
         d = dist_b
-        i = k - 1
-        while i >= 0:
+        for i in range(k - 1, -1, -1):
             d += w[base + i + 1]
-            if d > cutoff:
-                break
             out[i] = min(out[i], d)
-            i -= 1
+
+
+@njit(cache=True, inline="always")
+def _far_end(kind: int, d_here: float, d_far: float) -> float:
+    """The distance at the far end of a chain of ``kind``, ``d_here`` at this end, ``d_far`` at the other."""
+    if kind == LINK_PENDANT:
+        return _INF
+    return d_here if kind == LINK_LOOP else d_far
 
 
 @njit(cache=True, inline="always")
 def _add(
     counts: np.ndarray, tg: _Targets, slot: int, d: float, sign: int, row: int, item_lo: int, item_hi: int
 ) -> None:
-    """Add (``sign = 1``) or take back (``-1``) the tally of ``slot`` reached at distance ``d``."""
+    """Add ``sign`` times the tally of ``slot`` reached at distance ``d`` (see :func:`_tally`)."""
     k0 = 0
-    while tg.thresholds[k0] < d:
-        k0 += 1
+    for k in range(tg.thresholds.shape[0] - 1):  # no branch: thresholds are few, d anywhere below
+        k0 += tg.thresholds[k] < d
     if tg.from_destinations:
-        row = tg.slot_row[slot]
+        row = slot if tg.by_slot else tg.slot_row[slot]
         if row >= 0:
             for it in range(item_lo, item_hi):
                 counts[tg.item_cat[it], k0, row] += sign * tg.item_mult[it]
@@ -313,27 +328,51 @@ def _add_chain(
     ws: _Workspace,
     j: int,
     d_here: float,
-    d_there: float,
+    d_far: float,
     cutoff: float,
     sign: int,
     row: int,
     item_lo: int,
     item_hi: int,
 ) -> None:
-    """Tally the nodes of the chain that core entry ``j`` leads into, from its ends' distances."""
-    lk = core.link[j]
+    """Add ``sign`` times the tally of the nodes of the chain core entry ``j`` leads into.
+
+    ``d_here`` is the distance of the entry's core node, ``d_far`` that of the chain's other end.
+    """
+    lk = core.entries[j, ENTRY_LINK]
     kind = lk & 3
-    w0 = core.seq_ptr[j]
-    k = core.seq_ptr[j + 1] - w0
+    w0 = core.entries[j, ENTRY_SEQ]
+    k = core.entries[j + 1, ENTRY_SEQ] - w0
     if kind != LINK_PENDANT:
         k -= 1
-    _chain_distances(core.seq_w, w0, k, d_here, d_there, cutoff, ws.chain_dist)
+    _chain_distances(core.seq_w, w0, k, d_here, d_far, ws.chain_dist)
     first = core.n_core + (lk >> 2)
     for q in range(k):
         d = ws.chain_dist[q]
-        if d <= cutoff:
-            slot = first + k - 1 - q if kind == LINK_THROUGH_B else first + q
-            _add(counts, tg, slot, d, sign, row, item_lo, item_hi)
+        slot = first + k - 1 - q if kind == LINK_THROUGH_B else first + q
+        _add(counts, tg, slot, d, sign * (d <= cutoff), row, item_lo, item_hi)
+
+
+@njit(cache=True)
+def _retract(
+    core: ChainContraction,
+    tg: _Targets,
+    ws: _Workspace,
+    counts: np.ndarray,
+    u: int,
+    before: float,
+    n_todo: int,
+    cutoff: float,
+    row: int,
+    item_lo: int,
+    item_hi: int,
+) -> None:
+    """Take back the tallies of core node ``u`` and its chains ``ws.todo[:n_todo]`` expanded at ``before``."""
+    _add(counts, tg, u, before, -1, row, item_lo, item_hi)
+    for t in range(n_todo):
+        j = ws.todo[t]
+        d_far = _far_end(core.entries[j, ENTRY_LINK] & 3, before, ws.state[core.entries[j, ENTRY_NODE], 1])
+        _add_chain(counts, tg, core, ws, j, before, d_far, cutoff, -1, row, item_lo, item_hi)
 
 
 @njit(cache=True)
@@ -347,7 +386,6 @@ def _count_from_root(
     item_lo: int,
     item_hi: int,
     cutoff: float,
-    slack: float,
     bucket_m: float,
 ) -> None:
     """One bounded search from slot ``root`` over the core, tallying every reached node (see :func:`_tally`).
@@ -355,28 +393,32 @@ def _count_from_root(
     A bucket queue (buckets ``bucket_m`` wide, each a last-in-first-out list) replaces the heap: a node is
     expanded whenever it comes out with its current distance, so one that improves after its expansion
     (within one bucket) is expanded again — the distances are the same fixed point of
-    ``d(v) = min(d(u) + w)`` as a heap's. An entry into a chain is first tried with its summed length,
-    within the relative ``slack`` of the walk's float sum; only a possible improvement adds the chain's
-    lengths up one at a time, as a search along the chain would.
+    ``d(v) = min(d(u) + w)`` as a heap's. An entry into a chain adds the chain's lengths one at a time, as
+    a search along the chain would, so every distance is the very float the plain search finds.
 
     A node's tally, and that of each chain it ends, is added when it is expanded (a chain between two core
-    nodes once both are), and taken back should it be expanded again at a shorter distance. Chains with one
-    end reached only, and the root's own chain, are tallied after the search.
+    nodes once both ends are), and taken back should it be expanded again at a shorter distance. Chains
+    with one end reached only, and the root's own chain, are tallied after the search.
     """
     n_core = core.n_core
     state = ws.state
+    groups = state.view(np.int64)
+    entries = core.entries
+    lengths = entries.view(np.float64)
+    seq_w = core.seq_w
+    todo = ws.todo
+    pending = ws.pending
+    capacity = ws.pool.shape[0]
     inv_width = 1.0 / bucket_m
-    loose_cutoff = cutoff * (1.0 + slack)
     top = 0
     n_touched = 0
     n_pending = 0
+
+    # The seeds: the root, or the ends of its chain at their distances along it.
     own = -1  # the root's chain, if it lies on one
     own_first = -1
     if root < n_core:
-        state[root, 0] = 0.0
-        ws.touched[0] = root
-        n_touched = 1
-        top = _push(ws, top, root, 0.0, 0)
+        top, n_touched = _relax(ws, top, n_touched, root, 0.0, cutoff, inv_width)
     else:
         own = core.slot_chain[root - n_core]
         own_first = core.chain_ptr[own]
@@ -386,16 +428,12 @@ def _count_from_root(
         to_a = 0.0
         for q in range(r, -1, -1):
             to_a += core.chain_w[base + q]
-        to_b = 0.0
-        for q in range(r + 1, k + 1):
-            to_b += core.chain_w[base + q]
-        for end, d0 in ((core.chain_a[own], to_a), (core.chain_b[own], to_b)):
-            if end >= 0 and d0 <= cutoff and d0 < state[end, 0]:
-                if state[end, 0] == _INF:
-                    ws.touched[n_touched] = end
-                    n_touched += 1
-                state[end, 0] = d0
-                top = _push(ws, top, end, d0, np.int64(d0 * inv_width))
+        top, n_touched = _relax(ws, top, n_touched, core.chain_a[own], to_a, cutoff, inv_width)
+        if core.chain_b[own] >= 0:
+            to_b = 0.0
+            for q in range(r + 1, k + 1):
+                to_b += core.chain_w[base + q]
+            top, n_touched = _relax(ws, top, n_touched, core.chain_b[own], to_b, cutoff, inv_width)
 
     b = 0
     n_buckets = ws.head.shape[0]
@@ -404,61 +442,55 @@ def _count_from_root(
         if e < 0:
             b += 1
             continue
-        ws.head[b] = ws.pool_next[e]
-        u = ws.pool_node[e]
+        ws.head[b] = ws.pool[e, 1]
+        u = ws.pool[e, 0]
         du = state[u, 0]
-        if du != ws.pool_dist[e]:
-            continue  # a stale entry: the node was reached by a shorter path since
         before = state[u, 1]  # inf unless expanded before, at a longer distance
+        if before == du or np.int64(du * inv_width) != b:
+            continue  # a stale entry: the node was expanded at this distance, or reached closer since
         state[u, 1] = du
-        again = before <= cutoff
-        if again:
-            _add(counts, tg, u, before, -1, row, item_lo, item_hi)
-        _add(counts, tg, u, du, 1, row, item_lo, item_hi)
-        for j in range(core.indptr[u], core.indptr[u + 1]):
-            nbr = core.indices[j]
-            lk = core.link[j]
-            if lk >= 0 and (lk >> 2) != own_first:
-                kind = lk & 3
-                if kind >= LINK_PENDANT:
-                    there = du if kind == LINK_LOOP else _INF
-                    if again:
-                        there_before = before if kind == LINK_LOOP else _INF
-                        _add_chain(
-                            counts, tg, core, ws, j, before, there_before, cutoff, -1, row, item_lo, item_hi
-                        )
-                    _add_chain(counts, tg, core, ws, j, du, there, cutoff, 1, row, item_lo, item_hi)
-                    continue  # no way on
-                there = state[nbr, 1]
-                if there <= cutoff:
-                    if again:
-                        _add_chain(counts, tg, core, ws, j, before, there, cutoff, -1, row, item_lo, item_hi)
-                    _add_chain(counts, tg, core, ws, j, du, there, cutoff, 1, row, item_lo, item_hi)
-                elif not again:
-                    ws.pending[n_pending, 0] = u
-                    ws.pending[n_pending, 1] = j
+        again = before < _INF
+        lo = groups[u, 2] & 0xFFFFFFFF
+        mid = groups[u, 2] >> 32
+        mid2 = groups[u, 3] & 0xFFFFFFFF
+        hi = groups[u, 3] >> 32
+        if top + hi - lo >= capacity:
+            raise MemoryError("search queue is full")
+        for j in range(lo, mid):  # plain edges
+            nbr = entries[j, ENTRY_NODE]
+            top, n_touched = _relax(ws, top, n_touched, nbr, du + lengths[j, ENTRY_LENGTH], cutoff, inv_width)
+        n_todo = 0  # chains to tally now
+        for j in range(mid, mid2):  # into chains that lead on to another core node
+            nbr = entries[j, ENTRY_NODE]
+            if (entries[j, ENTRY_LINK] >> 2) != own_first:
+                if state[nbr, 1] < _INF:  # the far end is expanded: tally the chain now
+                    todo[n_todo] = j
+                    n_todo += 1
+                elif not again:  # perhaps by the far end, else after the search
+                    pending[n_pending, 0] = u
+                    pending[n_pending, 1] = j
                     n_pending += 1
-            nd = du + core.length[j]
-            if nd > loose_cutoff:
-                continue
-            dn = state[nbr, 0]
-            if nd >= dn * (1.0 + slack):
-                continue
-            if lk >= 0:
-                nd = du
-                for q in range(core.seq_ptr[j], core.seq_ptr[j + 1]):
-                    nd += core.seq_w[q]
-            if nd <= cutoff and nd < dn:
-                if dn == _INF:
-                    ws.touched[n_touched] = nbr
-                    n_touched += 1
-                state[nbr, 0] = nd
-                top = _push(ws, top, nbr, nd, np.int64(nd * inv_width))
+            d = du
+            for q in range(entries[j, ENTRY_SEQ], entries[j + 1, ENTRY_SEQ]):
+                d += seq_w[q]
+            top, n_touched = _relax(ws, top, n_touched, nbr, d, cutoff, inv_width)
+        for j in range(mid2, hi):  # into pendant paths and loops
+            if (entries[j, ENTRY_LINK] >> 2) != own_first:
+                todo[n_todo] = j
+                n_todo += 1
+        if again:
+            _retract(core, tg, ws, counts, u, before, n_todo, cutoff, row, item_lo, item_hi)
+        _add(counts, tg, u, du, 1, row, item_lo, item_hi)
+        for t in range(n_todo):
+            j = todo[t]
+            d_far = _far_end(entries[j, ENTRY_LINK] & 3, du, state[entries[j, ENTRY_NODE], 1])
+            _add_chain(counts, tg, core, ws, j, du, d_far, cutoff, 1, row, item_lo, item_hi)
 
+    # Chains with one end reached only, and the root's own chain.
     for p in range(n_pending):
-        j = ws.pending[p, 1]
-        if state[core.indices[j], 0] == _INF:  # the far end was never reached
-            u = ws.pending[p, 0]
+        j = pending[p, 1]
+        if state[entries[j, ENTRY_NODE], 0] == -1.0:
+            u = pending[p, 0]
             _add_chain(counts, tg, core, ws, j, state[u, 0], _INF, cutoff, 1, row, item_lo, item_hi)
     if own >= 0:
         a = core.chain_a[own]
@@ -466,24 +498,19 @@ def _count_from_root(
         k = core.chain_ptr[own + 1] - own_first
         base = own_first + own
         out = ws.chain_dist
-        _chain_distances(core.chain_w, base, k, state[a, 0], state[b, 0] if b >= 0 else _INF, cutoff, out)
+        _chain_distances(core.chain_w, base, k, state[a, 0], state[b, 0] if b >= 0 else _INF, out)
         r = root - n_core - own_first
         out[r] = 0.0
         d = 0.0
         for q in range(r + 1, k):
             d += core.chain_w[base + q]
-            if d > cutoff:
-                break
             out[q] = min(out[q], d)
         d = 0.0
         for q in range(r - 1, -1, -1):
             d += core.chain_w[base + q + 1]
-            if d > cutoff:
-                break
             out[q] = min(out[q], d)
         for q in range(k):
-            if out[q] <= cutoff:
-                _add(counts, tg, n_core + own_first + q, out[q], 1, row, item_lo, item_hi)
+            _add(counts, tg, n_core + own_first + q, out[q], out[q] <= cutoff, row, item_lo, item_hi)
     for s in range(n_touched):
         u = ws.touched[s]
         state[u, 0] = _INF
@@ -514,10 +541,8 @@ def _tally(
     n_thr = thresholds.shape[0]
     cutoff = thresholds[n_thr - 1]
     n_roots = roots.shape[0]
-    # The summed length of a chain entry is within this relative slack of the walk's float sum.
-    slack = max(8.0 * (core.max_chain + 2), 64.0) * np.finfo(np.float64).eps
     bucket_m = max(_BUCKET_M, cutoff / (_MAX_BUCKETS - 2))
-    n_buckets = np.int64(cutoff / bucket_m) + 2
+    n_buckets = max(np.int64(cutoff / bucket_m), 0) + 2
     partial = np.zeros((n_threads, n_cat, n_thr, n_rows), dtype=np.int32)
     for t in prange(n_threads):
         ws = _workspace(core, n_buckets)
@@ -526,9 +551,7 @@ def _tally(
                 row, item_lo, item_hi = -1, root_item_ptr[i], root_item_ptr[i + 1]
             else:
                 row, item_lo, item_hi = root_row[i], 0, 0
-            _count_from_root(
-                core, tg, ws, partial[t], roots[i], row, item_lo, item_hi, cutoff, slack, bucket_m
-            )
+            _count_from_root(core, tg, ws, partial[t], roots[i], row, item_lo, item_hi, cutoff, bucket_m)
     out = partial[0].copy()
     for t in range(1, n_threads):
         out += partial[t]
@@ -591,6 +614,8 @@ def counts_within(
 
     # Search the contracted core; every node id below becomes a slot (see exquisite.access.contraction).
     core = contract_chains(indptr, indices, weights)
+    if core.entries.shape[0] >= 1 << 31:
+        raise ValueError("graph too large: the core has more than 2**31 entries")
     slot_row = node_row[core.slot_node]
     from_destinations = uniq_nodes.shape[0] <= targets.shape[0]
     if from_destinations:
@@ -599,21 +624,27 @@ def counts_within(
     else:
         roots, root_row = core.node_slot[targets], np.arange(targets.shape[0], dtype=np.int64)
         item_slot = core.node_slot[item_node]
-        by_slot = np.argsort(item_slot, kind="stable")
-        item_cat, item_mult = item_cat[by_slot], item_mult[by_slot]
+        order = np.argsort(item_slot, kind="stable")
+        item_cat, item_mult = item_cat[order], item_mult[order]
         slot_item_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
         np.cumsum(np.bincount(item_slot, minlength=n_nodes), out=slot_item_ptr[1:])
-    targets_info = _Targets(from_destinations, slot_row, slot_item_ptr, item_cat, item_mult, thresholds)
+    # With most nodes targets, count by slot (no look-up per reached node) and pick the targets after.
+    by_slot = from_destinations and 2 * targets.shape[0] >= n_nodes
+    targets_info = _Targets(
+        from_destinations, by_slot, slot_row, slot_item_ptr, item_cat, item_mult, thresholds
+    )
     first_reached = _tally(
         core,
         targets_info,
         roots,
         root_row,
         root_item_ptr,
-        targets.shape[0],
+        n_nodes if by_slot else targets.shape[0],
         int(n_categories),
         numba.get_num_threads(),
     )
+    if by_slot:
+        first_reached = first_reached[:, :, core.node_slot[targets]]
     return np.ascontiguousarray(np.cumsum(first_reached, axis=1, dtype=np.int32).transpose(2, 0, 1))
 
 
