@@ -107,3 +107,28 @@ def test_distances_and_counts_equal_reference(helsinki: WalkNetwork, data: st.Da
             expected_counts = (sub <= limit).sum(axis=1)
             got = result[f"count__{name}__p__{label}"].to_numpy()
             np.testing.assert_array_equal(got[clear], expected_counts[clear])
+
+
+def test_counts_on_the_whole_helsinki_graph_equal_scipy(helsinki: WalkNetwork, helsinki_pbf) -> None:
+    """Every node's counts of the real destinations (inserted as nodes) equal SciPy's, exactly."""
+    from exquisite.access.kernels import counts_within
+    from exquisite.network.augment import insert_points
+    from exquisite.places import destinations_from_features
+    from exquisite.taxonomy import default_taxonomy
+
+    taxonomy = default_taxonomy()
+    places = destinations_from_features(read_osm(helsinki_pbf, taxonomy).features, taxonomy, helsinki)
+    snapped = snap_points(helsinki, places.geometry.x.to_numpy(), places.geometry.y.to_numpy())
+    graph = insert_points(helsinki, snapped.edge, snapped.offset_m)
+    cats, cat_index = np.unique(places["category"].to_numpy(), return_inverse=True)
+    thresholds = np.array([400.0, 800.0, 1200.0])
+    targets = np.arange(helsinki.n_nodes)
+    csr = (graph.indptr, graph.indices, graph.weights)
+    got = counts_within(*csr, graph.point_node, cat_index, len(cats), thresholds, targets)
+    adjacency = sp.csr_matrix((graph.weights, graph.indices, graph.indptr), shape=(graph.n_nodes,) * 2)
+    sources, which = np.unique(graph.point_node, return_inverse=True)
+    dist = dijkstra(adjacency, indices=sources, limit=1200.0)[:, targets]
+    expected = np.zeros_like(got)
+    for k, limit in enumerate(thresholds):
+        np.add.at(expected[:, :, k].T, (cat_index,), (dist[which] <= limit).astype(np.int32))
+    np.testing.assert_array_equal(got, expected)
