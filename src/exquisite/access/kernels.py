@@ -10,13 +10,33 @@ Two searches serve every access question:
 Both work on node ids of a graph whose points of interest are nodes already (see
 :mod:`exquisite.network.augment`), so a distance is exact along the edges. Memory grows with the graph and the
 number of targets, never with targets × destinations.
+
+The counting searches, one per root, are the bulk of the work. They run over the graph's core only — its
+chains of degree-2 nodes and its pendant paths contracted (see :mod:`exquisite.access.contraction`) — and
+give each chain's nodes their distances from the chain's ends afterwards; a bucket queue stands in for the
+heap, and the relaxations are written without branches. Every distance is summed edge by edge in the same
+order as a plain Dijkstra over the whole graph would, so the counts are exactly the same.
 """
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numba
 import numpy as np
 from numba import njit, prange
+
+from exquisite.access.contraction import (
+    ENTRY_LENGTH,
+    ENTRY_LINK,
+    ENTRY_NODE,
+    ENTRY_SEQ,
+    LINK_LOOP,
+    LINK_PENDANT,
+    LINK_THROUGH_B,
+    ChainContraction,
+    contract_chains,
+)
 
 _INF = np.inf
 
@@ -187,61 +207,357 @@ def multi_source_distances(
     return _multi_source_many(indptr, indices, weights, source_ptr, sources, float(cutoff), targets)
 
 
+#: Width (metres) of a bucket of the counting searches' bucket queue; at most this many buckets per search.
+_BUCKET_M = 2.0
+_MAX_BUCKETS = 1 << 16
+
+
+class _Workspace(NamedTuple):
+    """One thread's working arrays for :func:`_count_from_root` (see :func:`_workspace`)."""
+
+    state: np.ndarray  # per core node: distance, distance last expanded at (inf: not yet), entry groups
+    touched: np.ndarray  # core nodes with a finite distance, each once
+    head: np.ndarray  # first pool entry of each bucket, -1 when empty
+    pool: np.ndarray  # per queued entry: node, next entry of its bucket (-1: none)
+    pending: np.ndarray  # (core node, entry) into a chain whose far end was not expanded yet
+    todo: np.ndarray  # entries into chains to tally at one node's expansion
+    chain_dist: np.ndarray  # distances of one chain's nodes
+
+
+class _Targets(NamedTuple):
+    """What a reached slot adds to the counts (see :func:`_tally`)."""
+
+    from_destinations: bool
+    by_slot: bool  # count rows are slots (with from_destinations), not target rows
+    slot_row: np.ndarray
+    slot_item_ptr: np.ndarray
+    item_cat: np.ndarray
+    item_mult: np.ndarray
+    thresholds: np.ndarray
+
+
+@njit(cache=True)
+def _workspace(core: ChainContraction, n_buckets: int) -> _Workspace:
+    """Working arrays for searches over ``core`` with ``n_buckets`` buckets, ready for the first root."""
+    n_core = core.n_core
+    n_entries = core.entries.shape[0]
+    state = np.full((n_core, 4), _INF)
+    # Beside the distances, as a search reads them together: the node's entry groups, 32 bits each.
+    groups = state.view(np.int64)
+    groups[:, 2] = core.indptr[:-1] | (core.group_ptr[:, 0] << 32)
+    groups[:, 3] = core.group_ptr[:, 1] | (core.indptr[1:] << 32)
+    max_degree = 1
+    for u in range(n_core):
+        max_degree = max(max_degree, core.indptr[u + 1] - core.indptr[u])
+    return _Workspace(
+        state,
+        np.empty(n_core + 1, dtype=np.int64),  # (+1: a relaxation writes one ahead)
+        np.full(n_buckets, -1, dtype=np.int64),
+        np.empty((2 * (n_entries + n_core) + 16, 2), dtype=np.int64),
+        np.empty((n_entries, 2), dtype=np.int64),
+        np.empty(max_degree, dtype=np.int64),
+        np.empty(core.max_chain, dtype=np.float64),
+    )
+
+
+@njit(cache=True, inline="always")
+def _relax(
+    ws: _Workspace, top: int, n_touched: int, node: int, d: float, cutoff: float, inv_width: float
+) -> tuple[int, int]:
+    """Lower ``node``'s distance to ``d`` if that is shorter and within ``cutoff``, and queue it.
+
+    Written without branches (the outcome is a coin toss to the CPU): the queue entry is always written,
+    and kept only if the distance improved. Returns the new pool size and number of touched nodes.
+    """
+    old = ws.state[node, 0]
+    improve = (d <= cutoff) & (d < old)
+    ws.touched[n_touched] = node
+    n_touched += improve & (old == _INF)
+    ws.state[node, 0] = d if improve else old
+    bucket = np.int64(min(d, cutoff) * inv_width)
+    ws.pool[top, 0] = node
+    ws.pool[top, 1] = ws.head[bucket]
+    ws.head[bucket] = top if improve else ws.head[bucket]
+    return top + improve, n_touched
+
+
+@njit(cache=True, inline="always")
+def _chain_distances(w: np.ndarray, base: int, k: int, dist_a: float, dist_b: float, out: np.ndarray) -> None:
+    """Distances of a chain's ``k`` nodes into ``out[:k]``, given its ends' (``inf``: not reached).
+
+    ``w[base + i]`` joins node ``i - 1`` (end A for ``i == 0``) to node ``i``, ``w[base + k]`` node
+    ``k - 1`` to end B (not read when ``dist_b`` is ``inf``). Each distance is summed edge by edge from the
+    end, as the plain search would; beyond the cutoff they are too large, not exact.
+    """
+    d = dist_a
+    for i in range(k):
+        d += w[base + i]
+        out[i] = d
+    if dist_b < _INF:
+        d = dist_b
+        for i in range(k - 1, -1, -1):
+            d += w[base + i + 1]
+            out[i] = min(out[i], d)
+
+
+@njit(cache=True, inline="always")
+def _far_end(kind: int, d_here: float, d_far: float) -> float:
+    """The distance at the far end of a chain of ``kind``, ``d_here`` at this end, ``d_far`` at the other."""
+    if kind == LINK_PENDANT:
+        return _INF
+    return d_here if kind == LINK_LOOP else d_far
+
+
+@njit(cache=True, inline="always")
+def _add(
+    counts: np.ndarray, tg: _Targets, slot: int, d: float, sign: int, row: int, item_lo: int, item_hi: int
+) -> None:
+    """Add ``sign`` times the tally of ``slot`` reached at distance ``d`` (see :func:`_tally`)."""
+    k0 = 0
+    for k in range(tg.thresholds.shape[0] - 1):  # no branch: thresholds are few, d anywhere below
+        k0 += tg.thresholds[k] < d
+    if tg.from_destinations:
+        row = slot if tg.by_slot else tg.slot_row[slot]
+        if row >= 0:
+            for it in range(item_lo, item_hi):
+                counts[tg.item_cat[it], k0, row] += sign * tg.item_mult[it]
+    else:
+        for it in range(tg.slot_item_ptr[slot], tg.slot_item_ptr[slot + 1]):
+            counts[tg.item_cat[it], k0, row] += sign * tg.item_mult[it]
+
+
+@njit(cache=True, inline="always")
+def _add_chain(
+    counts: np.ndarray,
+    tg: _Targets,
+    core: ChainContraction,
+    ws: _Workspace,
+    j: int,
+    d_here: float,
+    d_far: float,
+    cutoff: float,
+    sign: int,
+    row: int,
+    item_lo: int,
+    item_hi: int,
+) -> None:
+    """Add ``sign`` times the tally of the nodes of the chain core entry ``j`` leads into.
+
+    ``d_here`` is the distance of the entry's core node, ``d_far`` that of the chain's other end.
+    """
+    lk = core.entries[j, ENTRY_LINK]
+    kind = lk & 3
+    w0 = core.entries[j, ENTRY_SEQ]
+    k = core.entries[j + 1, ENTRY_SEQ] - w0
+    if kind != LINK_PENDANT:
+        k -= 1
+    _chain_distances(core.seq_w, w0, k, d_here, d_far, ws.chain_dist)
+    first = core.n_core + (lk >> 2)
+    for q in range(k):
+        d = ws.chain_dist[q]
+        slot = first + k - 1 - q if kind == LINK_THROUGH_B else first + q
+        _add(counts, tg, slot, d, sign * (d <= cutoff), row, item_lo, item_hi)
+
+
+@njit(cache=True)
+def _retract(
+    core: ChainContraction,
+    tg: _Targets,
+    ws: _Workspace,
+    counts: np.ndarray,
+    u: int,
+    before: float,
+    n_todo: int,
+    cutoff: float,
+    row: int,
+    item_lo: int,
+    item_hi: int,
+) -> None:
+    """Take back the tallies of core node ``u`` and its chains ``ws.todo[:n_todo]`` expanded at ``before``."""
+    _add(counts, tg, u, before, -1, row, item_lo, item_hi)
+    for t in range(n_todo):
+        j = ws.todo[t]
+        d_far = _far_end(core.entries[j, ENTRY_LINK] & 3, before, ws.state[core.entries[j, ENTRY_NODE], 1])
+        _add_chain(counts, tg, core, ws, j, before, d_far, cutoff, -1, row, item_lo, item_hi)
+
+
+@njit(cache=True)
+def _count_from_root(
+    core: ChainContraction,
+    tg: _Targets,
+    ws: _Workspace,
+    counts: np.ndarray,
+    root: int,
+    row: int,
+    item_lo: int,
+    item_hi: int,
+    cutoff: float,
+    bucket_m: float,
+) -> None:
+    """One bounded search from slot ``root`` over the core, tallying every reached node (see :func:`_tally`).
+
+    A bucket queue (buckets ``bucket_m`` wide, each a last-in-first-out list) replaces the heap: a node is
+    expanded whenever it comes out with its current distance, so one that improves after its expansion
+    (within one bucket) is expanded again — the distances are the same fixed point of
+    ``d(v) = min(d(u) + w)`` as a heap's. An entry into a chain adds the chain's lengths one at a time, as
+    a search along the chain would, so every distance is the very float the plain search finds.
+
+    A node's tally, and that of each chain it ends, is added when it is expanded (a chain between two core
+    nodes once both ends are), and taken back should it be expanded again at a shorter distance. Chains
+    with one end reached only, and the root's own chain, are tallied after the search.
+    """
+    n_core = core.n_core
+    state = ws.state
+    groups = state.view(np.int64)
+    entries = core.entries
+    lengths = entries.view(np.float64)
+    seq_w = core.seq_w
+    todo = ws.todo
+    pending = ws.pending
+    capacity = ws.pool.shape[0]
+    inv_width = 1.0 / bucket_m
+    top = 0
+    n_touched = 0
+    n_pending = 0
+
+    # The seeds: the root, or the ends of its chain at their distances along it.
+    own = -1  # the root's chain, if it lies on one
+    own_first = -1
+    if root < n_core:
+        top, n_touched = _relax(ws, top, n_touched, root, 0.0, cutoff, inv_width)
+    else:
+        own = core.slot_chain[root - n_core]
+        own_first = core.chain_ptr[own]
+        r = root - n_core - own_first
+        k = core.chain_ptr[own + 1] - own_first
+        base = own_first + own
+        to_a = 0.0
+        for q in range(r, -1, -1):
+            to_a += core.chain_w[base + q]
+        top, n_touched = _relax(ws, top, n_touched, core.chain_a[own], to_a, cutoff, inv_width)
+        if core.chain_b[own] >= 0:
+            to_b = 0.0
+            for q in range(r + 1, k + 1):
+                to_b += core.chain_w[base + q]
+            top, n_touched = _relax(ws, top, n_touched, core.chain_b[own], to_b, cutoff, inv_width)
+
+    b = 0
+    n_buckets = ws.head.shape[0]
+    while b < n_buckets:
+        e = ws.head[b]
+        if e < 0:
+            b += 1
+            continue
+        ws.head[b] = ws.pool[e, 1]
+        u = ws.pool[e, 0]
+        du = state[u, 0]
+        before = state[u, 1]  # inf unless expanded before, at a longer distance
+        if before == du or np.int64(du * inv_width) != b:
+            continue  # a stale entry: the node was expanded at this distance, or reached closer since
+        state[u, 1] = du
+        again = before < _INF
+        lo = groups[u, 2] & 0xFFFFFFFF
+        mid = groups[u, 2] >> 32
+        mid2 = groups[u, 3] & 0xFFFFFFFF
+        hi = groups[u, 3] >> 32
+        if top + hi - lo >= capacity:
+            raise MemoryError("search queue is full")
+        for j in range(lo, mid):  # plain edges
+            nbr = entries[j, ENTRY_NODE]
+            top, n_touched = _relax(ws, top, n_touched, nbr, du + lengths[j, ENTRY_LENGTH], cutoff, inv_width)
+        n_todo = 0  # chains to tally now
+        for j in range(mid, mid2):  # into chains that lead on to another core node
+            nbr = entries[j, ENTRY_NODE]
+            if (entries[j, ENTRY_LINK] >> 2) != own_first:
+                if state[nbr, 1] < _INF:  # the far end is expanded: tally the chain now
+                    todo[n_todo] = j
+                    n_todo += 1
+                elif not again:  # perhaps by the far end, else after the search
+                    pending[n_pending, 0] = u
+                    pending[n_pending, 1] = j
+                    n_pending += 1
+            d = du
+            for q in range(entries[j, ENTRY_SEQ], entries[j + 1, ENTRY_SEQ]):
+                d += seq_w[q]
+            top, n_touched = _relax(ws, top, n_touched, nbr, d, cutoff, inv_width)
+        for j in range(mid2, hi):  # into pendant paths and loops
+            if (entries[j, ENTRY_LINK] >> 2) != own_first:
+                todo[n_todo] = j
+                n_todo += 1
+        if again:
+            _retract(core, tg, ws, counts, u, before, n_todo, cutoff, row, item_lo, item_hi)
+        _add(counts, tg, u, du, 1, row, item_lo, item_hi)
+        for t in range(n_todo):
+            j = todo[t]
+            d_far = _far_end(entries[j, ENTRY_LINK] & 3, du, state[entries[j, ENTRY_NODE], 1])
+            _add_chain(counts, tg, core, ws, j, du, d_far, cutoff, 1, row, item_lo, item_hi)
+
+    # Chains with one end reached only, and the root's own chain.
+    for p in range(n_pending):
+        j = pending[p, 1]
+        if state[entries[j, ENTRY_NODE], 0] == _INF:  # the far end was never reached
+            u = pending[p, 0]
+            _add_chain(counts, tg, core, ws, j, state[u, 0], _INF, cutoff, 1, row, item_lo, item_hi)
+    if own >= 0:
+        a = core.chain_a[own]
+        b = core.chain_b[own]
+        k = core.chain_ptr[own + 1] - own_first
+        base = own_first + own
+        out = ws.chain_dist
+        _chain_distances(core.chain_w, base, k, state[a, 0], state[b, 0] if b >= 0 else _INF, out)
+        r = root - n_core - own_first
+        out[r] = 0.0
+        d = 0.0
+        for q in range(r + 1, k):
+            d += core.chain_w[base + q]
+            out[q] = min(out[q], d)
+        d = 0.0
+        for q in range(r - 1, -1, -1):
+            d += core.chain_w[base + q + 1]
+            out[q] = min(out[q], d)
+        for q in range(k):
+            _add(counts, tg, n_core + own_first + q, out[q], out[q] <= cutoff, row, item_lo, item_hi)
+    for s in range(n_touched):
+        u = ws.touched[s]
+        state[u, 0] = _INF
+        state[u, 1] = _INF
+
+
 @njit(cache=True, parallel=True)
 def _tally(
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    weights: np.ndarray,
+    core: ChainContraction,
+    tg: _Targets,
     roots: np.ndarray,
     root_row: np.ndarray,
     root_item_ptr: np.ndarray,
-    node_row: np.ndarray,
-    node_item_ptr: np.ndarray,
-    item_cat: np.ndarray,
-    item_mult: np.ndarray,
-    thresholds: np.ndarray,
     n_rows: int,
     n_cat: int,
-    from_destinations: bool,
     n_threads: int,
 ) -> np.ndarray:
-    """Bounded search from each root, tallying each (category, first threshold reached) per target row.
+    """Bounded search from each root slot, tallying each (category, first threshold reached) per target row.
 
-    ``from_destinations``: roots are destination nodes carrying items ``root_item_ptr``; each reached node
-    that is a target (``node_row >= 0``) gains the root's items. Otherwise roots are target nodes (row
-    ``root_row``) and each reached destination node (``node_item_ptr``) adds its items to the root's row.
-    Returns ``(n_cat, n_thresholds, n_rows)`` counts at the first threshold reached only; the caller sums
-    them up over thresholds. Thread ``t`` takes roots ``t, t + n_threads, …``: neighbours in space, so its
-    consecutive searches find their part of the graph still in cache.
+    ``tg.from_destinations``: roots are destination slots carrying items ``root_item_ptr``; each reached
+    slot that is a target (``tg.slot_row >= 0``) gains the root's items. Otherwise roots are target slots
+    (row ``root_row``) and each reached destination slot (``tg.slot_item_ptr``) adds its items to the
+    root's row. Returns ``(n_cat, n_thresholds, n_rows)`` counts at the first threshold reached only; the
+    caller sums them up over thresholds. Thread ``t`` takes roots ``t, t + n_threads, …``: neighbours in
+    space, so its consecutive searches find their part of the graph still in cache.
     """
-    n_nodes = indptr.shape[0] - 1
+    thresholds = tg.thresholds
     n_thr = thresholds.shape[0]
     cutoff = thresholds[n_thr - 1]
     n_roots = roots.shape[0]
+    bucket_m = max(_BUCKET_M, cutoff / (_MAX_BUCKETS - 2))
+    n_buckets = max(np.int64(cutoff / bucket_m), 0) + 2
     partial = np.zeros((n_threads, n_cat, n_thr, n_rows), dtype=np.int32)
     for t in prange(n_threads):
-        dist, heap, touched = _scratch(n_nodes, indices.shape[0])
-        counts = partial[t]
-        one = np.empty(1, dtype=np.int64)
+        ws = _workspace(core, n_buckets)
         for i in range(t, n_roots, n_threads):
-            one[0] = roots[i]
-            n_touched = _bounded_dijkstra(indptr, indices, weights, one, cutoff, dist, heap, touched)
-            for s in range(n_touched):
-                node = touched[s]
-                d = dist[node]
-                dist[node] = _INF
-                k0 = 0
-                while thresholds[k0] < d:
-                    k0 += 1
-                if from_destinations:
-                    row = node_row[node]
-                    if row >= 0:
-                        for it in range(root_item_ptr[i], root_item_ptr[i + 1]):
-                            counts[item_cat[it], k0, row] += item_mult[it]
-                else:
-                    row = root_row[i]
-                    for it in range(node_item_ptr[node], node_item_ptr[node + 1]):
-                        counts[item_cat[it], k0, row] += item_mult[it]
+            if tg.from_destinations:
+                row, item_lo, item_hi = -1, root_item_ptr[i], root_item_ptr[i + 1]
+            else:
+                row, item_lo, item_hi = root_row[i], 0, 0
+            _count_from_root(core, tg, ws, partial[t], roots[i], row, item_lo, item_hi, cutoff, bucket_m)
     out = partial[0].copy()
     for t in range(1, n_threads):
         out += partial[t]
@@ -302,32 +618,39 @@ def counts_within(
     uniq_nodes, first = np.unique(item_node, return_index=True)
     root_item_ptr = np.append(first, item_node.shape[0]).astype(np.int64)
 
+    # Search the contracted core; every node id below becomes a slot (see exquisite.access.contraction).
+    core = contract_chains(indptr, indices, weights)
+    if core.entries.shape[0] >= 1 << 31:
+        raise ValueError("graph too large: the core has more than 2**31 entries")
+    slot_row = node_row[core.slot_node]
     from_destinations = uniq_nodes.shape[0] <= targets.shape[0]
     if from_destinations:
-        roots, root_row = uniq_nodes, np.empty(0, dtype=np.int64)
-        node_item_ptr = np.zeros(1, dtype=np.int64)
+        roots, root_row = core.node_slot[uniq_nodes], np.empty(0, dtype=np.int64)
+        slot_item_ptr = np.zeros(1, dtype=np.int64)
     else:
-        roots, root_row = targets, np.arange(targets.shape[0], dtype=np.int64)
-        per_node = np.bincount(item_node, minlength=n_nodes)
-        node_item_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
-        np.cumsum(per_node, out=node_item_ptr[1:])
+        roots, root_row = core.node_slot[targets], np.arange(targets.shape[0], dtype=np.int64)
+        item_slot = core.node_slot[item_node]
+        order = np.argsort(item_slot, kind="stable")
+        item_cat, item_mult = item_cat[order], item_mult[order]
+        slot_item_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(item_slot, minlength=n_nodes), out=slot_item_ptr[1:])
+    # With most nodes targets, count by slot (no look-up per reached node) and pick the targets after.
+    by_slot = from_destinations and 2 * targets.shape[0] >= n_nodes
+    targets_info = _Targets(
+        from_destinations, by_slot, slot_row, slot_item_ptr, item_cat, item_mult, thresholds
+    )
     first_reached = _tally(
-        indptr,
-        indices,
-        weights,
+        core,
+        targets_info,
         roots,
         root_row,
         root_item_ptr,
-        node_row,
-        node_item_ptr,
-        item_cat,
-        item_mult,
-        thresholds,
-        targets.shape[0],
+        n_nodes if by_slot else targets.shape[0],
         int(n_categories),
-        from_destinations,
         numba.get_num_threads(),
     )
+    if by_slot:
+        first_reached = first_reached[:, :, core.node_slot[targets]]
     return np.ascontiguousarray(np.cumsum(first_reached, axis=1, dtype=np.int32).transpose(2, 0, 1))
 
 
