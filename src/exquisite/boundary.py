@@ -175,39 +175,8 @@ def _bbox_polygon(values: Any, where: str) -> BaseGeometry:
 
 def _read_polygons(path: Path) -> BaseGeometry:
     """Read every polygon of a file, dissolve them and return the result in EPSG:4326."""
-    import pyogrio
-
     where = str(path)
-    if not path.is_file():
-        raise InputError(where, "file not found", "Check the path of the boundary file.")
-    try:
-        layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path) if kind is not None]
-        candidates = [name for name, kind in layers if not kind.startswith(_NOT_AREAS)]
-        if len(candidates) > 1:
-            raise InputError(
-                where,
-                f"has {len(candidates)} layers that may hold polygons ({', '.join(candidates)})",
-                "Keep only the study area's layer in the file.",
-            )
-        layer = candidates[0] if candidates else layers[0][0] if layers else None
-        frame = pyogrio.read_dataframe(path, layer=layer, columns=[])
-    except InputError:
-        raise
-    except Exception as error:  # GDAL raises many kinds; the user needs the file named
-        raise InputError(
-            where,
-            f"cannot be read as a polygon file ({str(error).strip() or type(error).__name__})",
-            "Use a GeoJSON, GeoPackage or Shapefile with polygons.",
-        ) from None
-    if frame.empty or frame.geometry.isna().all():
-        raise InputError(where, "has no features", "Draw the study area as a polygon and save it.")
-    if frame.crs is None:
-        raise InputError(
-            where,
-            "has no coordinate reference system",
-            "Save it with its CRS (a Shapefile needs its .prj file), "
-            "e.g. `ogr2ogr -a_srs EPSG:4326 out.gpkg in.shp`.",
-        )
+    frame = read_polygon_file(path, "boundary", columns=[])
     parts = _polygon_parts(frame.geometry.to_numpy())
     if not parts:
         kinds = sorted({geom.geom_type for geom in frame.geometry.dropna()})
@@ -221,6 +190,54 @@ def _read_polygons(path: Path) -> BaseGeometry:
 
     projected = geopandas.GeoSeries([dissolved], crs=frame.crs).to_crs(4326).iloc[0]
     return _check_lonlat(_valid(projected, where), where, frame.crs)
+
+
+def read_polygon_file(path: Path, what: str, columns: list[str] | None = None) -> Any:
+    """Read a polygon file's one layer as a GeoDataFrame in its own CRS, with one clear error per problem.
+
+    Parameters
+    ----------
+    path
+        A GeoJSON, GeoPackage or Shapefile.
+    what
+        What the file is (``"boundary"``, ``"districts"``), for the messages.
+    columns
+        Attribute columns to read (None: all).
+    """
+    import pyogrio
+
+    where = str(path)
+    if not path.is_file():
+        raise InputError(where, "file not found", f"Check the path of the {what} file.")
+    try:
+        layers = [(str(name), str(kind)) for name, kind in pyogrio.list_layers(path) if kind is not None]
+        candidates = [name for name, kind in layers if not kind.startswith(_NOT_AREAS)]
+        if len(candidates) > 1:
+            raise InputError(
+                where,
+                f"has {len(candidates)} layers that may hold polygons ({', '.join(candidates)})",
+                f"Keep only the {what} layer in the file.",
+            )
+        layer = candidates[0] if candidates else layers[0][0] if layers else None
+        frame = pyogrio.read_dataframe(path, layer=layer, columns=columns)
+    except InputError:
+        raise
+    except Exception as error:  # GDAL raises many kinds; the user needs the file named
+        raise InputError(
+            where,
+            f"cannot be read as a polygon file ({str(error).strip() or type(error).__name__})",
+            "Use a GeoJSON, GeoPackage or Shapefile with polygons.",
+        ) from None
+    if frame.empty or frame.geometry.isna().all():
+        raise InputError(where, "has no features", f"Draw the {what} as polygons and save them.")
+    if frame.crs is None:
+        raise InputError(
+            where,
+            "has no coordinate reference system",
+            "Save it with its CRS (a Shapefile needs its .prj file), "
+            "e.g. `ogr2ogr -a_srs EPSG:4326 out.gpkg in.shp`.",
+        )
+    return frame
 
 
 def _polygon_parts(geometries: Any) -> list[BaseGeometry]:

@@ -59,6 +59,7 @@ def compute_access(
     destination_category: np.ndarray,
     categories: list[str],
     cutoffs: Mapping[str, Mapping[str, float]],
+    nearest_sets: Mapping[str, np.ndarray] | None = None,
 ) -> AccessResult:
     """Nearest distance and counts within thresholds, per origin, category and profile.
 
@@ -77,6 +78,10 @@ def compute_access(
         All category names to report, including those without any destination (reported as none reachable).
     cutoffs
         Profile → threshold label → distance in metres.
+    nearest_sets
+        Further sets of destinations (name → boolean mask over the destinations) whose nearest distance
+        is wanted without counts, e.g. the GTFS stops with a headway of at most 20 minutes; each gives a
+        ``nearest_m__<name>`` column.
 
     Returns
     -------
@@ -96,6 +101,7 @@ def compute_access(
     cat_index = {name: i for i, name in enumerate(categories)}
     dest_cat = np.array([cat_index[c] for c in destination_category], dtype=np.int64)
     reachable = dest_node >= 0
+    sets = {name: np.asarray(mask, dtype=bool)[reachable] for name, mask in (nearest_sets or {}).items()}
     dest_node, dest_cat = dest_node[reachable], dest_cat[reachable]
 
     snapped = origin_node >= 0
@@ -106,6 +112,7 @@ def compute_access(
 
     t0 = time.perf_counter()
     groups = [dest_node[dest_cat == i] for i in range(len(categories))]
+    groups += [dest_node[mask] for mask in sets.values()]
     nearest = multi_source_distances(graph.indptr, graph.indices, graph.weights, groups, cutoff_m, targets)
     timings["nearest"] = time.perf_counter() - t0
 
@@ -116,7 +123,7 @@ def compute_access(
     timings["counts"] = time.perf_counter() - t0
 
     columns: dict[str, np.ndarray] = {}
-    for i, cat in enumerate(categories):
+    for i, cat in enumerate([*categories, *sets]):
         col = np.full(n_origins, np.nan)
         dist = nearest[origin_row, i]
         col[snapped] = np.where(np.isfinite(dist), dist, np.nan)

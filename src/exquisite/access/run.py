@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from exquisite import __version__
@@ -92,6 +94,10 @@ class AccessRun:
         It holds ``origins.parquet`` (GeoParquet, one row per origin with its access columns),
         ``destinations.parquet``, ``network.parquet`` (edges as lines) and ``manifest.json``.
         """
+        return write_run_folder(out, self.writers(), self.manifest())
+
+    def writers(self) -> dict[str, Callable[[Path], object]]:
+        """File name → function writing that file, for the run folder's GeoParquet files."""
         network = self.region.network
         edges = gpd.GeoDataFrame(
             {
@@ -107,15 +113,18 @@ class AccessRun:
         destinations = self.region.destinations.assign(
             snap_edge=self.region.destination_snap.edge, snap_m=self.region.destination_snap.distance_m
         )
-        writers = {
+        return {
             "origins.parquet": lambda p: self.origins.to_parquet(p, index=False),
             "destinations.parquet": lambda p: destinations.to_parquet(p, index=False),
             "network.parquet": lambda p: edges.to_parquet(p, index=False),
         }
-        return write_run_folder(out, writers, self.manifest())
 
 
-def run_access(config: StudyRegion | str | os.PathLike[str], report: StepReporter | None = None) -> AccessRun:
+def run_access(
+    config: StudyRegion | str | os.PathLike[str],
+    report: StepReporter | None = None,
+    nearest_sets: Callable[[gpd.GeoDataFrame], Mapping[str, np.ndarray]] | None = None,
+) -> AccessRun:
     """Compute access for every origin of a study region.
 
     Parameters
@@ -124,6 +133,9 @@ def run_access(config: StudyRegion | str | os.PathLike[str], report: StepReporte
         A validated :class:`~exquisite.config.StudyRegion`, or the path of its YAML file.
     report
         Called with each finished step's name and duration.
+    nearest_sets
+        Given the region's destinations, further sets of them (name → boolean mask) whose nearest distance
+        is wanted too (see :func:`~exquisite.access.compute.compute_access`).
 
     Returns
     -------
@@ -143,6 +155,7 @@ def run_access(config: StudyRegion | str | os.PathLike[str], report: StepReporte
         region.destinations["category"].to_numpy(),
         region.categories,
         cutoffs,
+        None if nearest_sets is None else nearest_sets(region.destinations),
     )
     timings = dict(region.timings)
     timings["access"] = time.perf_counter() - t0
