@@ -169,7 +169,10 @@ def analyse(config: StudyRegion | str | os.PathLike[str], report: StepReporter |
             sets.update(family.destination_sets(destinations))
         return sets
 
-    run = run_access(region_config, report, nearest_sets)
+    from exquisite.indicators.lifecircle import largest_radius_m
+
+    # the life circles judge items at radii beyond the profiles' thresholds (e.g. 1,000 m at 1.2 m/s)
+    run = run_access(region_config, report, nearest_sets, largest_radius_m(dict(region_config.profiles)))
     timings = dict(run.timings)
     t0 = time.perf_counter()
     inputs = AnalysisInputs.from_run(run)

@@ -60,6 +60,7 @@ def compute_access(
     categories: list[str],
     cutoffs: Mapping[str, Mapping[str, float]],
     nearest_sets: Mapping[str, np.ndarray] | None = None,
+    nearest_cutoff_m: float = 0.0,
 ) -> AccessResult:
     """Nearest distance and counts within thresholds, per origin, category and profile.
 
@@ -82,6 +83,9 @@ def compute_access(
         Further sets of destinations (name → boolean mask over the destinations) whose nearest distance
         is wanted without counts, e.g. the GTFS stops with a headway of at most 20 minutes; each gives a
         ``nearest_m__<name>`` column.
+    nearest_cutoff_m
+        Search nearest distances at least this far, even beyond the largest threshold (an indicator whose
+        radius is larger than every count threshold needs it).
 
     Returns
     -------
@@ -107,7 +111,7 @@ def compute_access(
     snapped = origin_node >= 0
     targets, origin_row = np.unique(origin_node[snapped], return_inverse=True)
     thresholds = np.unique(np.array([d for p in cutoffs.values() for d in p.values()], dtype=np.float64))
-    cutoff_m = float(thresholds.max()) if thresholds.size else 0.0
+    cutoff_m = max(float(thresholds.max()) if thresholds.size else 0.0, nearest_cutoff_m)
     timings["snap"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()

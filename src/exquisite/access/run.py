@@ -124,6 +124,7 @@ def run_access(
     config: StudyRegion | str | os.PathLike[str],
     report: StepReporter | None = None,
     nearest_sets: Callable[[gpd.GeoDataFrame], Mapping[str, np.ndarray]] | None = None,
+    nearest_cutoff_m: float = 0.0,
 ) -> AccessRun:
     """Compute access for every origin of a study region.
 
@@ -136,6 +137,8 @@ def run_access(
     nearest_sets
         Given the region's destinations, further sets of them (name → boolean mask) whose nearest distance
         is wanted too (see :func:`~exquisite.access.compute.compute_access`).
+    nearest_cutoff_m
+        Search nearest distances at least this far (metres), beyond the profiles' thresholds if need be.
 
     Returns
     -------
@@ -145,6 +148,7 @@ def run_access(
     region_config = config if isinstance(config, StudyRegion) else load_region(config)
     cutoffs = {name: profile.cutoffs_m() for name, profile in region_config.profiles.items()}
     largest = max((d for c in cutoffs.values() for d in c.values()), default=0.0)
+    largest = max(largest, nearest_cutoff_m)
     region = prepare_region(region_config, largest, report)
 
     t0 = time.perf_counter()
@@ -156,6 +160,7 @@ def run_access(
         region.categories,
         cutoffs,
         None if nearest_sets is None else nearest_sets(region.destinations),
+        nearest_cutoff_m,
     )
     timings = dict(region.timings)
     timings["access"] = time.perf_counter() - t0
