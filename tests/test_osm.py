@@ -12,7 +12,7 @@ import shapely
 from osmium.osm.mutable import Node, Relation, Way
 
 from exquisite.errors import InputError
-from exquisite.sources.osm import OsmData, WalkWays, read_osm, walk_rules
+from exquisite.sources.osm import BUILT_UP_LANDUSE, OsmData, WalkWays, read_osm, walk_rules
 from exquisite.taxonomy import load_taxonomy
 
 LON0, LAT0, D = 24.90, 60.17, 0.0005
@@ -64,6 +64,9 @@ def synthetic_pbf(tmp_path_factory: pytest.TempPathFactory) -> Path:
     nodes.update(_square(84, 5, 5, 0.2))  # building=yes, levels "3;4", outside residential land
     nodes.update(_square(88, 6, 5, 0.2))  # building=retail with building:use=residential
     nodes.update(_square(110, 3, -5, 1))  # a school mapped as a closed way
+    nodes.update(_square(120, 10, 0))  # landuse=commercial (built-up)
+    nodes.update(_square(124, 12, 0))  # landuse=farmland (not built-up)
+    nodes.update(_square(128, 14, 0))  # landuse=industrial as a multipolygon relation
     nodes[70] = (
         LON0 + 1 * D,
         LAT0 + 0.5 * D,
@@ -97,9 +100,13 @@ def synthetic_pbf(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (76, [72, 77], {"leisure": "track", "name": "Running track"}),
         (90, [100, 101], {"highway": "footway"}),
         (91, [9, 100], {"highway": "platform"}),
+        (120, _ring(120), {"landuse": "commercial"}),
+        (124, _ring(124), {"landuse": "farmland"}),
+        (128, _ring(128), {}),
     ]
     relations = [
-        (200, [("w", 50, "outer")], {"type": "multipolygon", "highway": "pedestrian", "name": "Tori"})
+        (200, [("w", 50, "outer")], {"type": "multipolygon", "highway": "pedestrian", "name": "Tori"}),
+        (201, [("w", 128, "outer")], {"type": "multipolygon", "landuse": "industrial"}),
     ]
     return _write_pbf(tmp_path_factory.mktemp("osm") / "synthetic.osm.pbf", nodes, ways, relations)
 
@@ -263,6 +270,23 @@ def test_buildings_levels_and_residential_rule(synthetic: OsmData) -> None:
     assert synthetic.buildings.crs.to_epsg() == 4326
 
 
+def test_built_up_landuse(synthetic: OsmData) -> None:
+    land = synthetic.landuse
+    assert list(land.columns) == ["osm_id", "osm_type", "landuse", "geometry"]
+    assert land.crs.to_epsg() == 4326
+    found = {(t, i): v for t, i, v in zip(land.osm_type, land.osm_id, land.landuse, strict=True)}
+    # residential and commercial ways, the industrial relation; farmland is not built up
+    assert found == {("way", 64): "residential", ("way", 120): "commercial", ("relation", 201): "industrial"}
+    assert set(shapely.get_type_id(land.geometry.values).tolist()) == {3}  # Polygon
+    commercial = land.geometry[land.osm_id == 120].iloc[0]
+    assert commercial.bounds == pytest.approx((LON0 + 10 * D, LAT0, LON0 + 11 * D, LAT0 + D))
+
+
+def test_built_up_landuse_list_is_packaged() -> None:
+    assert {"residential", "commercial", "retail", "industrial"} <= BUILT_UP_LANDUSE
+    assert not {"farmland", "forest", "grass", "meadow", "park", "cemetery"} & BUILT_UP_LANDUSE
+
+
 # ---------------------------------------------------------------- bbox and bounds
 
 
@@ -273,6 +297,7 @@ def test_bbox_keeps_ways_with_a_node_inside_whole(synthetic_pbf: Path) -> None:
     assert data.walk_ways.node_id.tolist() == [100, 101]  # node 100 is outside, kept with its way
     assert data.features.empty
     assert data.buildings.empty
+    assert data.landuse.empty
     full = read_osm(synthetic_pbf)
     assert data.bounds == full.bounds  # bounds describe the file
 
@@ -329,6 +354,8 @@ def test_helsinki_extract(helsinki_pbf: Path) -> None:
     assert {"bus_stop", "pharmacy", "open_space", "ghsci_pt_any", "ghsci_fresh_food"} <= categories
     assert len(data.buildings) > 400
     assert data.buildings.residential.any()
+    assert len(data.landuse) > 10
+    assert {"residential", "commercial"} <= set(data.landuse.landuse)
     kinds = set(shapely.get_type_id(data.features.geometry.values).tolist())
     assert kinds <= {0, 3, 6}  # Point, Polygon, MultiPolygon
 

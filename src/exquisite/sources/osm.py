@@ -10,8 +10,8 @@ One streaming pass of pyosmium (libosmium) reads the file, never the network:
   functions split into columns in bulk. The walkable-way rules then run on whole columns, and only objects
   carrying a taxonomy anchor tag are matched one by one. (Reading way nodes in Python costs about 1.6 µs
   each, 0.7 s for a city of 400k way nodes; the bulk parse takes a tenth of that.)
-* areas (buildings, parks, areas of a taxonomy category) come up to Python one by one for their tags; their
-  polygons come out of libosmium as WKB and are decoded by shapely in one call.
+* areas (buildings, built-up land use, parks, areas of a taxonomy category) come up to Python one by one
+  for their tags; their polygons come out of libosmium as WKB and are decoded by shapely in one call.
 
 The walkable-way rules are in ``exquisite/data/walkable.yml`` and the destination categories in the taxonomy
 (``exquisite/data/taxonomy.yml`` by default). Measured against pyrosm and QuackOSM in
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib.resources import files
 from pathlib import Path
@@ -44,15 +44,33 @@ from exquisite.errors import InputError
 from exquisite.sources.population import load_parameters
 from exquisite.taxonomy import Taxonomy, default_taxonomy
 
-__all__ = ["RESIDENTIAL_BUILDINGS", "OsmData", "WalkRules", "WalkWays", "read_osm", "walk_rules"]
+__all__ = [
+    "BUILT_UP_LANDUSE",
+    "RESIDENTIAL_BUILDINGS",
+    "OsmData",
+    "WalkRules",
+    "WalkWays",
+    "read_osm",
+    "walk_rules",
+]
 
 #: ``building=*`` values that house residents (the list and its source are in ``data/population.yml``).
 RESIDENTIAL_BUILDINGS: frozenset[str] = frozenset(load_parameters().residential_building_values)
+
+#: ``landuse=*`` values of built-up land, kept as :attr:`OsmData.landuse` (list and sources in
+#: ``data/landuse.yml``).
+BUILT_UP_LANDUSE: frozenset[str] = frozenset(
+    str(value)
+    for value in yaml.safe_load((files("exquisite") / "data" / "landuse.yml").read_text(encoding="utf-8"))[
+        "built_up"
+    ]
+)
 
 _PEDESTRIAN_AREA = "pedestrian_area"
 _LEVELS = re.compile(r"^\s*(\d+(?:[.,]\d+)?)")
 _FEATURE_COLUMNS = ["osm_type", "osm_id", "name", "categories"]
 _BUILDING_COLUMNS = ["osm_id", "osm_type", "building", "levels", "residential"]
+_LANDUSE_COLUMNS = ["osm_id", "osm_type", "landuse"]
 _HINT_FILE = "Give a local OpenStreetMap .osm.pbf extract (e.g. from Geofabrik), downloaded completely."
 
 
@@ -119,6 +137,9 @@ class OsmData:
     bounds
         ``(min_lon, min_lat, max_lon, max_lat)`` of everything read from the file (walkable ways, features
         and buildings), before any ``bbox``: what the file covers.
+    landuse
+        Areas of built-up land use (``landuse=*`` in :data:`BUILT_UP_LANDUSE`), EPSG:4326, columns
+        ``osm_id``, ``osm_type``, ``landuse`` (tag value) and Polygon/MultiPolygon geometry. They may overlap.
     """
 
     path: Path
@@ -126,6 +147,7 @@ class OsmData:
     features: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
     bounds: tuple[float, float, float, float]
+    landuse: gpd.GeoDataFrame = field(default_factory=lambda: _landuse([]))
 
 
 @dataclass(frozen=True)
@@ -227,7 +249,7 @@ def read_osm(
     Returns
     -------
     OsmData
-        Walkable ways, features, buildings and the bounds of what was kept.
+        Walkable ways, features, buildings, built-up land use and the bounds of what was kept.
 
     Raises
     ------
@@ -257,6 +279,7 @@ def read_osm(
         parsed = _parse_opl(opl, scan)
     ways = _join_rings(parsed.walk_ways, scan.rings)
     buildings = _buildings(scan)
+    landuse = _landuse(scan.landuse_rows)
     features = _features(scan, parsed)
     if ways.n_ways == 0:
         if not (parsed.n_objects or len(buildings)):
@@ -274,7 +297,10 @@ def read_osm(
         polygon = shapely.box(*box)
         features = features[shapely.intersects(features.geometry.values, polygon)].reset_index(drop=True)
         buildings = buildings[shapely.intersects(buildings.geometry.values, polygon)].reset_index(drop=True)
-    return OsmData(path=path, walk_ways=ways, features=features, buildings=buildings, bounds=bounds)
+        landuse = landuse[shapely.intersects(landuse.geometry.values, polygon)].reset_index(drop=True)
+    return OsmData(
+        path=path, walk_ways=ways, features=features, buildings=buildings, bounds=bounds, landuse=landuse
+    )
 
 
 def _check_bbox(bbox: Any) -> tuple[float, float, float, float] | None:
@@ -316,7 +342,7 @@ class _Scan:
         self.rings: list[tuple[int, list[int], list[float], list[float]]] = []  # relation pedestrian areas
         self.area_feats: list[tuple[str, int, str | None, list[str], str]] = []
         self.building_rows: list[tuple[str, int, str, str | None, str | None, str]] = []
-        self.residential_landuse: list[str] = []
+        self.landuse_rows: list[tuple[str, int, str, str]] = []  # built-up land use areas
 
     def run(self, path: Path, opl: Path) -> None:
         """Read ``path``: nodes and ways into the OPL file ``opl``, areas into lists."""
@@ -352,7 +378,7 @@ class _Scan:
         building = tags.get("building")
         is_building = building is not None and building != "no"
         categories = self.taxonomy.match(tags)
-        landuse = tags.get("landuse") == "residential"
+        landuse = tags.get("landuse") in BUILT_UP_LANDUSE
         outline = (
             not from_way
             and tags.get("highway") in self.rules.area_outlines
@@ -378,7 +404,7 @@ class _Scan:
                 )
             )
         if landuse:
-            self.residential_landuse.append(geometry)
+            self.landuse_rows.append((osm_type, area.orig_id(), tags["landuse"], geometry))
         if outline:
             self._rings(area)
 
@@ -734,8 +760,9 @@ def _buildings(scan: _Scan) -> gpd.GeoDataFrame:
     use = np.array([r[4] or "" for r in rows], dtype=object)
     residential = np.isin(building, list(RESIDENTIAL_BUILDINGS)) | np.isin(use, list(RESIDENTIAL_BUILDINGS))
     untyped = building == "yes"
-    if untyped.any() and scan.residential_landuse:
-        zones = shapely.STRtree(_polygons(scan.residential_landuse))
+    residential_landuse = [r[3] for r in scan.landuse_rows if r[2] == "residential"]
+    if untyped.any() and residential_landuse:
+        zones = shapely.STRtree(_polygons(residential_landuse))
         points = shapely.point_on_surface(geometry[untyped])
         inside = np.unique(zones.query(points, predicate="within")[0])
         residential[np.flatnonzero(untyped)[inside]] = True
@@ -750,6 +777,19 @@ def _buildings(scan: _Scan) -> gpd.GeoDataFrame:
         columns=_BUILDING_COLUMNS,
     )
     return gpd.GeoDataFrame(frame, geometry=geometry, crs="EPSG:4326")
+
+
+def _landuse(rows: list[tuple[str, int, str, str]]) -> gpd.GeoDataFrame:
+    """Built-up land use areas from ``(osm_type, osm_id, landuse, wkb)`` rows."""
+    frame = pd.DataFrame(
+        {
+            "osm_id": np.array([r[1] for r in rows], dtype=np.int64),
+            "osm_type": pd.Series([r[0] for r in rows], dtype=object),
+            "landuse": pd.Series([r[2] for r in rows], dtype=object),
+        },
+        columns=_LANDUSE_COLUMNS,
+    )
+    return gpd.GeoDataFrame(frame, geometry=_polygons([r[3] for r in rows]), crs="EPSG:4326")
 
 
 def _levels(value: str | None) -> float:
