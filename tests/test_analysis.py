@@ -65,7 +65,10 @@ def analysis(districts_file: Path) -> Analysis:
             "name": "Helsinki (demo)",
             "country": "FI",
             "osm": str(pbf),
-            "population": {"source": "buildings", "age_shares": {"child": 0.12, "adult": 0.65, "older": 0.23}},
+            "population": {
+                "source": "buildings",
+                "age_shares": {"child": 0.12, "adult": 0.65, "older": 0.23},
+            },
             "districts": str(districts_file),
         },
         base_dir=pbf.parent,
@@ -81,9 +84,11 @@ def test_every_record_is_complete_and_defined(analysis: Analysis) -> None:
         assert set(data) == RECORD_KEYS
         assert record.id in defs, f"{record.id} has no definition in its family file"
         for lang in ("en", "zh"):
-            assert defs[record.id]["label"][lang] and defs[record.id]["definition"][lang]
+            assert defs[record.id]["label"][lang]
+            assert defs[record.id]["definition"][lang]
         assert record.method_version.endswith(("v1", "v2", "v3"))
-        assert record.sources and all("vintage" in s for s in record.sources)
+        assert record.sources
+        assert all("vintage" in s for s in record.sources)
         assert record.group in {"all", "child", "adult", "older"}
         assert record.value is None or np.isfinite(record.value)
     ids = {r.id for r in analysis.indicators}
@@ -146,7 +151,7 @@ def test_run_folder_is_complete_and_opens_in_duckdb(analysis: Analysis, tmp_path
     assert n == len(analysis.origins)
     served = con.execute(
         f"select sum(population) from read_parquet('{folder / 'origins.parquet'}') "
-        "where \"sdg11__open_space_served__large\""
+        'where "sdg11__open_space_served__large"'
     ).fetchone()[0]
     assert served == pytest.approx(analysis.find("sdg_11_7_1_access", variant="large").numerator)
     import pyarrow.parquet as pq
