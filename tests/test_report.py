@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import re
 from html.parser import HTMLParser
@@ -18,6 +19,7 @@ from babel.messages.pofile import read_po
 import exquisite
 from exquisite.analysis import Analysis
 from exquisite.config import region_from_dict
+from exquisite.outputs import report as report_module
 from exquisite.outputs.charts import LABEL_WIDTH, VALUE_WIDTH, WIDTH, Row, bar_chart
 from exquisite.outputs.i18n import Formatter, catalogue_path, translations
 from exquisite.outputs.maps import MapFrame, classify
@@ -89,6 +91,22 @@ def test_report_stays_small(reports: dict[str, str]) -> None:
     # the demo's three maps share one copy of the streets; a whole city stays a few MB
     assert len(reports["en"].encode("utf-8")) < 2_000_000
     assert reports["en"].count('<use href="#streets"/>') == reports["en"].count('class="map"') - 1
+
+
+def test_large_street_drawings_leave_out_the_finest_classes(
+    analysis: Analysis, reports: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    full = reports["en"]
+    sizes = {name: len(d) for name, d in re.findall(r'<path class="street (\w+)"[^>]* d="([^"]*)"', full)}
+    assert set(sizes) == {"major", "minor", "path"}
+    # a budget below major + minor + path but above major + minor drops only the footpaths
+    settings = copy.deepcopy(report_module.settings())
+    settings["map"]["street_bytes_max"] = sizes["major"] + sizes["minor"] + 1
+    monkeypatch.setattr(report_module, "settings", lambda: settings)
+    html = render_report(analysis, "en")
+    assert 'class="street major"' in html
+    assert 'class="street minor"' in html
+    assert 'class="street path"' not in html
 
 
 # ------------------------------------------------------------------------------------------- languages

@@ -418,13 +418,18 @@ class _Report:
         return MapFrame.around(self.analysis.inputs.boundary, float(self.cfg["map"]["width"]))
 
     def _streets(self) -> dict[str, str]:
+        """The street layers, the finest classes left out while they exceed ``street_bytes_max``."""
         if self._street_paths is None:
-            self._street_paths = street_paths(
+            paths = street_paths(
                 self.analysis.inputs.network,
                 self.analysis.inputs.boundary,
                 self._frame(),
                 self.cfg["map"]["street_classes"],
             )
+            budget = int(self.cfg["map"]["street_bytes_max"])
+            while len(paths) > 1 and sum(len(d) for d in paths.values()) > budget:
+                paths.pop(list(paths)[-1])
+            self._street_paths = paths
         return self._street_paths
 
     def _base_map(self, stem: str, title: str, description: str) -> SvgMap:
