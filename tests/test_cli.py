@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -60,7 +61,15 @@ def test_demo_writes_a_run_folder(tmp_path: Path) -> None:
     folder = Path(result.output.strip())
     assert folder.parent == tmp_path
     names = {p.name for p in folder.iterdir()}
-    assert {"manifest.json", "origins.parquet", "destinations.parquet", "network.parquet"} <= names
+    assert names == {
+        "manifest.json",
+        "origins.parquet",
+        "destinations.parquet",
+        "network.parquet",
+        "indicators.json",
+        "indicators.csv",
+        "report.html",
+    }
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["population"]["is_estimate"] is True
     assert len(manifest["inputs"]["osm"]["sha256"]) == 64
@@ -92,14 +101,110 @@ def test_access_command_on_a_config(tmp_path: Path, helsinki_pbf: Path) -> None:
     assert not any(c.startswith("count__") and "__adult__" in c for c in columns)
 
 
-def test_demo_from_a_real_shell() -> None:
-    """The installed console script runs and exits 0 (as the README says)."""
+def test_demo_from_a_real_shell(tmp_path: Path) -> None:
+    """The installed console script runs the demo in Chinese and exits 0 (as the README says)."""
     exe = Path(sys.executable).with_name("exquisite")
     if not exe.exists():
         pytest.skip("the exquisite console script is not installed next to this Python")
-    done = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=False)
-    assert done.returncode == 0
-    assert "exquisite-city" in done.stdout
+    done = subprocess.run(
+        [str(exe), "demo", "--out", str(tmp_path), "--lang", "zh"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "COLUMNS": "200"},  # the summary table on one line per row
+    )
+    assert done.returncode == 0, done.stderr
+    assert "SDG 11.2.1" in done.stdout
+    assert "15-minute life circle completeness" in done.stdout
+    assert "© OpenStreetMap contributors" in done.stdout
+    assert "Traceback" not in done.stderr
+    (folder,) = list(tmp_path.iterdir())
+    assert '<html lang="zh"' in (folder / "report.html").read_text(encoding="utf-8")
+
+
+def _districts(folder: Path, crs: int | None = 3067, offset_deg: float = 0.0) -> Path:
+    """Two halves of the demo extract as districts, saved in ``crs`` (another CRS than the run's)."""
+    west, south, east, north = 24.9351762 + offset_deg, 60.1641550, 24.9534145 + offset_deg, 60.1791130
+    middle = (west + east) / 2
+    frame = gpd.GeoDataFrame(
+        {"name": ["West", "East"]},
+        geometry=[box(west, south, middle, north), box(middle, south, east, north)],
+        crs=4326,
+    )
+    path = folder / "districts.shp"
+    if crs is None:
+        frame.set_crs(None, allow_override=True).to_file(path)
+    else:
+        frame.to_crs(crs).to_file(path)
+    return path
+
+
+def test_analyse_with_districts_in_another_crs(tmp_path: Path, helsinki_pbf: Path) -> None:
+    entries = _base(tmp_path, helsinki_pbf) | {"districts": _districts(tmp_path).name}
+    out = tmp_path / "runs"
+    result = runner.invoke(app, ["analyse", str(_write_config(tmp_path, **entries)), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    for step in ("read OSM", "access", "indicators", "report"):
+        assert f"✓ {step}" in result.output
+    assert "Daily living score" in result.output
+    (folder,) = list(out.iterdir())
+    records = json.loads((folder / "indicators.json").read_text(encoding="utf-8"))
+    assert {r["area"] for r in records} == {"city", "West", "East"}
+    # kindergartens are not in this extract: a result (zero coverage with a caveat), not a crash
+    kindergarten = [
+        r
+        for r in records
+        if r["id"] == "lifecircle_5min_coverage"
+        and r["area"] == "city"
+        and r["parameters"]["item"] == "kindergarten"
+    ]
+    assert kindergarten
+    assert all(r["value"] == 0 for r in kindergarten)
+    assert all(
+        any("no kindergarten" in c.lower() or "unmapped" in c.lower() for c in r["caveats"])
+        for r in kindergarten
+    )
+
+
+def test_analyse_unknown_language(tmp_path: Path) -> None:
+    _expect_clear_error(["analyse", str(tmp_path / "city.yml"), "--lang", "fr"], "--lang", "en, zh")
+
+
+def test_missing_district_file(tmp_path: Path, helsinki_pbf: Path) -> None:
+    entries = _base(tmp_path, helsinki_pbf) | {"districts": "communities.gpkg"}
+    _expect_clear_error(["analyse", str(_write_config(tmp_path, **entries))], "districts", "communities.gpkg")
+
+
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")
+def test_district_file_without_crs(tmp_path: Path, helsinki_pbf: Path) -> None:
+    entries = _base(tmp_path, helsinki_pbf) | {"districts": _districts(tmp_path, crs=None).name}
+    out = tmp_path / "runs"
+    _expect_clear_error(
+        ["analyse", str(_write_config(tmp_path, **entries)), "--out", str(out)],
+        "districts.shp",
+        "has no coordinate reference system",
+        out=out,
+    )
+
+
+def test_districts_of_another_city(tmp_path: Path, helsinki_pbf: Path) -> None:
+    entries = _base(tmp_path, helsinki_pbf) | {"districts": _districts(tmp_path, offset_deg=3.0).name}
+    out = tmp_path / "runs"
+    _expect_clear_error(
+        ["analyse", str(_write_config(tmp_path, **entries)), "--out", str(out)],
+        "districts.shp",
+        "overlaps the study area",
+        out=out,
+    )
+
+
+def test_empty_region(tmp_path: Path, helsinki_pbf: Path) -> None:
+    """A study area with nobody living in it (a corner of the extract without homes)."""
+    entries = _base(tmp_path, helsinki_pbf) | {"boundary": {"bbox": [24.9352, 60.1642, 24.9360, 60.1646]}}
+    out = tmp_path / "runs"
+    _expect_clear_error(
+        ["analyse", str(_write_config(tmp_path, **entries)), "--out", str(out)], "population", out=out
+    )
 
 
 # --- the bad-input corpus ------------------------------------------------------------------------------

