@@ -502,7 +502,7 @@ def _green_record(
     return Indicator(
         id=f"lifecircle_{tier.name}_green_per_capita",
         value=value,
-        unit="m² per person",
+        unit="m²/person",
         numerator=green,
         denominator=people,
         group="all",

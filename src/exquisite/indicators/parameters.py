@@ -31,11 +31,11 @@ def method_version(filename: str) -> str:
 
 
 def definitions() -> dict[str, dict[str, Any]]:
-    """Every indicator id → its ``label``, ``definition`` (``en``/``zh``), ``unit`` and ``standard``."""
+    """Every indicator id → its ``label``, ``definition`` (``en``/``zh``), ``unit`` and ``standard``.
+
+    A share that is not of people also names its ``numerator_unit`` (e.g. ``m²``).
+    """
     merged: dict[str, dict[str, Any]] = {}
     for filename in FAMILY_FILES:
-        try:
-            merged.update(load_parameters(filename).get("indicators", {}))
-        except FileNotFoundError:
-            continue
+        merged.update(load_parameters(filename)["indicators"])
     return merged

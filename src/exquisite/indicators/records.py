@@ -24,7 +24,8 @@ class Indicator:
     value
         The figure, in ``unit``; None when it cannot be computed (e.g. no population in the area).
     unit
-        ``"%"``, ``"m"``, ``"min"``, ``"per km²"``, ``"people"``, ``"score"`` or ``"ratio"``.
+        ``"%"``, ``"pp"`` (percentage points), ``"m"``, ``"min"``, ``"per km²"``, ``"m²/person"``,
+        ``"people"``, ``"score"`` or ``"ratio"``.
     numerator, denominator
         What the value is made of (e.g. people served and people in all), when it is a ratio.
     group

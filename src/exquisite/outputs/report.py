@@ -190,7 +190,7 @@ class _Report:
             return _("%(value)s m²") % {"value": f.number(value, 0)}
         if unit == "pp":
             return self._pp(float(value))
-        if unit in {"m² per person", "m²/person"}:
+        if unit == "m²/person":
             return _("%(value)s m² per person") % {"value": f.number(value, 1)}
         if unit in {"ratio", "score", "share"}:
             return f.number(value, 2)
@@ -208,7 +208,6 @@ class _Report:
             "score": _("score"),
             "ratio": _("ratio"),
             "m²": _("square metres"),
-            "m² per person": _("m² per person"),
             "m²/person": _("m² per person"),
             "pp": _("percentage points"),
         }.get(unit, unit)
@@ -683,7 +682,7 @@ class _Report:
                             % {
                                 "tier": self.tier_label(str(r.parameters.get("tier", ""))),
                                 "target": self.value_text(
-                                    r.parameters.get("target_m2_per_person"), "m² per person"
+                                    r.parameters.get("target_m2_per_person"), "m²/person"
                                 ),
                             },
                             "value": self.value_text(r.value, r.unit),
