@@ -70,19 +70,20 @@ class MapFrame:
             return ""
         coords, index = shapely.get_coordinates(rings, return_index=True)
         xy = self.project(coords)
-        parts: list[str] = []
-        starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])
-        ends = np.r_[starts[1:], len(index)]
-        for start, end in zip(starts, ends, strict=True):
-            pts = xy[start:end]
-            if len(pts) > 1:
-                keep = np.r_[True, np.any(pts[1:] != pts[:-1], axis=1)]
-                pts = pts[keep]
-            if len(pts) < 2:
-                continue
-            text = " ".join(f"{_num(x)} {_num(y)}" for x, y in pts)
-            parts.append("M" + text + ("Z" if closed else ""))
-        return "".join(parts)
+        # drop points that repeat the one before them once rounded, then rings left with fewer than two
+        starts = np.r_[True, index[1:] != index[:-1]]
+        keep = starts | np.r_[True, np.any(xy[1:] != xy[:-1], axis=1)]
+        xy, index, starts = xy[keep], index[keep], starts[keep]
+        ring_size = np.diff(np.r_[np.flatnonzero(starts), len(index)])
+        keep = np.repeat(ring_size >= 2, ring_size)
+        xy, starts = xy[keep], starts[keep]
+        if not len(xy):
+            return ""
+        points = np.char.add(np.char.add(_numbers(xy[:, 0]), " "), _numbers(xy[:, 1]))
+        pieces = np.char.add(np.where(starts, "M", " "), points)
+        if closed:
+            pieces = np.where(np.r_[starts[1:], True], np.char.add(pieces, "Z"), pieces)
+        return "".join(pieces.tolist())
 
     def scale_bar(self, max_units: float) -> tuple[float, float]:
         """A round length (metres) whose bar is at most ``max_units`` long, and that bar's length in units."""
@@ -194,6 +195,7 @@ def street_paths(
     """
     lines = network.edge_lines()
     highway = np.asarray(network.edge_highway).astype(str)
+    shapely.prepare(boundary)
     inside = shapely.intersects(lines, boundary)
     lines, highway = lines[inside], highway[inside]
     covered = shapely.covered_by(lines, boundary)
@@ -244,3 +246,12 @@ def _num(value: float) -> str:
     """A coordinate without a trailing ``.0``."""
     text = f"{value:.1f}"
     return text[:-2] if text.endswith(".0") else text
+
+
+def _numbers(values: np.ndarray) -> np.ndarray:
+    """Coordinates to 0.1 unit as text, without a trailing ``.0`` (``12``, ``12.5``, ``-0.3``)."""
+    tenths = np.round(np.asarray(values, dtype=float) * 10).astype(np.int64)
+    size = np.abs(tenths)
+    whole = (size // 10).astype(str)
+    text = np.where(size % 10 == 0, whole, np.char.add(np.char.add(whole, "."), (size % 10).astype(str)))
+    return np.where(tenths < 0, np.char.add("-", text), text)
