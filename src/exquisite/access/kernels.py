@@ -209,6 +209,8 @@ def multi_source_distances(
 
 #: Width (metres) of a bucket of the counting searches' bucket queue; at most this many buckets per search.
 _BUCKET_M = 2.0
+#: 2**-51: four times the unit roundoff of float64, the slack of a summed chain length (see _count_from_root).
+_ULP_51 = 2.0**-51
 _MAX_BUCKETS = 1 << 16
 
 
@@ -476,10 +478,19 @@ def _count_from_root(
                     pending[n_pending, 0] = u
                     pending[n_pending, 1] = j
                     n_pending += 1
-            d = du
-            for q in range(entries[j, ENTRY_SEQ], entries[j + 1, ENTRY_SEQ]):
-                d += seq_w[q]
-            top, n_touched = _relax(ws, top, n_touched, nbr, d, cutoff, inv_width)
+            # Walk the chain only if its far end may improve: the chain's lengths summed in one go bound
+            # the walked sum within (k + 2) * 2**-51 of it (k additions of non-negative terms, each
+            # rounding by at most 2**-53), so a lower bound not below the far end's distance (or past
+            # the cutoff) settles it without the walk.
+            s0 = entries[j, ENTRY_SEQ]
+            s1 = entries[j + 1, ENTRY_SEQ]
+            approx = du + lengths[j, ENTRY_LENGTH]
+            low = approx - approx * ((s1 - s0 + 2) * _ULP_51)
+            if low <= cutoff and low < state[nbr, 0]:
+                d = du
+                for q in range(s0, s1):
+                    d += seq_w[q]
+                top, n_touched = _relax(ws, top, n_touched, nbr, d, cutoff, inv_width)
         for j in range(mid2, hi):  # into pendant paths and loops
             if (entries[j, ENTRY_LINK] >> 2) != own_first:
                 todo[n_todo] = j
