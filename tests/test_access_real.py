@@ -7,34 +7,13 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pytest
-import shapely
 
 from exquisite.access.run import run_access
-from exquisite.config import region_from_dict
-from exquisite.sources.osm import read_osm
+from exquisite.config import StudyRegion, region_from_dict
 
 
-def test_helsinki_with_the_hsy_grid(shared_data: Path, helsinki_pbf: Path, tmp_path: Path) -> None:
-    grid_file = shared_data / "helsinki" / "population_grid_2020.gpkg"
-    # the grid only partly overlaps the extract: study their common area
-    common = shapely.box(*read_osm(helsinki_pbf).bounds).intersection(
-        shapely.box(*gpd.read_file(grid_file).total_bounds)
-    )
-    region = region_from_dict(
-        {
-            "name": "Helsinki centre",
-            "country": "FI",
-            "osm": str(helsinki_pbf),
-            "boundary": {"bbox": list(common.bounds)},
-            "population": {
-                "source": "vector",
-                "path": str(grid_file),
-                "column": "population",
-                "age_shares": {"child": 0.12, "older": 0.18},
-            },
-        },
-        base_dir=tmp_path,
-    )
+def test_helsinki_with_the_hsy_grid(helsinki_hsy_region: StudyRegion, tmp_path: Path) -> None:
+    region = helsinki_hsy_region
     run = run_access(region)
     origins = run.origins
     assert 5 <= len(origins) <= 92

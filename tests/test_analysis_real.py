@@ -10,8 +10,7 @@ import pytest
 import shapely
 
 import exquisite
-from exquisite.config import region_from_dict
-from exquisite.sources.osm import read_osm
+from exquisite.config import StudyRegion, region_from_dict
 
 
 @pytest.mark.slow
@@ -57,13 +56,9 @@ def test_porto_alegre_from_pbf_to_report(shared_data: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_helsinki_hsy_grid_with_districts(shared_data: Path, helsinki_pbf: Path, tmp_path: Path) -> None:
-    grid_file = shared_data / "helsinki" / "population_grid_2020.gpkg"
-    common = shapely.box(*read_osm(helsinki_pbf).bounds).intersection(
-        shapely.box(*gpd.read_file(grid_file).total_bounds)
-    )
-    # two districts: the HSY grid cells north and south of the common area's middle, in EPSG:3067
-    west, south, east, north = common.bounds
+def test_helsinki_hsy_grid_with_districts(helsinki_hsy_region: StudyRegion, tmp_path: Path) -> None:
+    # two districts: north and south of the study area's middle, saved in EPSG:3067
+    west, south, east, north = helsinki_hsy_region.boundary.bbox
     middle = (south + north) / 2
     districts = gpd.GeoDataFrame(
         {"nimi": ["Pohjoinen", "Etelä"]},
@@ -71,17 +66,7 @@ def test_helsinki_hsy_grid_with_districts(shared_data: Path, helsinki_pbf: Path,
         crs=4326,
     ).to_crs(3067)
     districts.to_file(tmp_path / "districts.gpkg")
-    region = region_from_dict(
-        {
-            "name": "Helsinki centre",
-            "country": "FI",
-            "osm": str(helsinki_pbf),
-            "boundary": {"bbox": list(common.bounds)},
-            "population": {"source": "vector", "path": str(grid_file), "column": "population"},
-            "districts": "districts.gpkg",
-        },
-        base_dir=tmp_path,
-    )
+    region = helsinki_hsy_region.model_copy(update={"districts": tmp_path / "districts.gpkg"})
     analysis = exquisite.analyse(region)
     assert [a.name for a in analysis.areas] == ["city", "Pohjoinen", "Etelä"]
     city = analysis.find("ghsci_population_density")

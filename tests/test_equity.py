@@ -10,15 +10,15 @@ import pandas as pd
 import pytest
 import shapely
 
-from exquisite.access.run import run_access
-from exquisite.config import Profile, region_from_dict
+from exquisite.analysis import Analysis
+from exquisite.config import Profile
 from exquisite.indicators import equity
 from exquisite.indicators.inputs import AnalysisInputs
 from exquisite.indicators.parameters import definitions
 from exquisite.indicators.records import Area, Indicator
 from exquisite.network.build import csr_from_edges
 from exquisite.network.graph import WalkNetwork
-from exquisite.sources.osm import OsmData, WalkWays, read_osm
+from exquisite.sources.osm import OsmData, WalkWays
 from exquisite.sources.population import Population
 
 CRS = "EPSG:32635"
@@ -219,28 +219,8 @@ def test_a_gap_needs_both_profiles_and_no_origin_columns() -> None:
 
 
 @pytest.mark.slow
-def test_helsinki_hsy_grid(shared_data: Path, helsinki_pbf: Path, tmp_path: Path) -> None:
-    grid_file = shared_data / "helsinki" / "population_grid_2020.gpkg"
-    common = shapely.box(*read_osm(helsinki_pbf).bounds).intersection(
-        shapely.box(*gpd.read_file(grid_file).total_bounds)
-    )
-    region = region_from_dict(
-        {
-            "name": "Helsinki centre",
-            "country": "FI",
-            "osm": str(helsinki_pbf),
-            "boundary": {"bbox": list(common.bounds)},
-            "population": {
-                "source": "vector",
-                "path": str(grid_file),
-                "column": "population",
-                "age_shares": {"child": 0.12, "older": 0.18},
-            },
-        },
-        base_dir=tmp_path,
-    )
-    inputs = AnalysisInputs.from_run(run_access(region))
-    records = equity.indicators(inputs, _city(inputs))
+def test_helsinki_hsy_grid(helsinki_hsy_analysis: Analysis) -> None:
+    records = [r for r in helsinki_hsy_analysis.indicators if r.area == "city" and r.id.startswith("equity_")]
     # central Helsinki: hardly anyone is beyond a 15-minute walk of a tram stop or a pharmacy
     assert _find(records, "equity_share_beyond", category="tram_stop", profile="adult").value < 5
     for record in records:

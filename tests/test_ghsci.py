@@ -11,8 +11,8 @@ import pytest
 import shapely
 
 from exquisite.access.compute import compute_access
-from exquisite.access.run import run_access
-from exquisite.config import Profile, region_from_dict
+from exquisite.analysis import Analysis
+from exquisite.config import Profile
 from exquisite.indicators import ghsci
 from exquisite.indicators.inputs import AnalysisInputs
 from exquisite.indicators.parameters import definitions, load_parameters
@@ -20,7 +20,7 @@ from exquisite.indicators.records import Area, Indicator
 from exquisite.network.build import csr_from_edges
 from exquisite.network.graph import WalkNetwork
 from exquisite.network.snap import snap_points
-from exquisite.sources.osm import OsmData, WalkWays, read_osm
+from exquisite.sources.osm import OsmData, WalkWays
 from exquisite.sources.population import Population
 
 CRS = "EPSG:32635"
@@ -310,26 +310,8 @@ def test_peer_position_boundaries() -> None:
 
 
 @pytest.mark.slow
-def test_helsinki_hsy_grid(shared_data: Path, helsinki_pbf: Path, tmp_path: Path) -> None:
-    grid_file = shared_data / "helsinki" / "population_grid_2020.gpkg"
-    common = shapely.box(*read_osm(helsinki_pbf).bounds).intersection(
-        shapely.box(*gpd.read_file(grid_file).total_bounds)
-    )
-    region = region_from_dict(
-        {
-            "name": "Helsinki centre",
-            "country": "FI",
-            "osm": str(helsinki_pbf),
-            "boundary": {"bbox": list(common.bounds)},
-            "population": {"source": "vector", "path": str(grid_file), "column": "population"},
-        },
-        base_dir=tmp_path,
-    )
-    run = run_access(region, nearest_sets=ghsci.destination_sets)
-    inputs = AnalysisInputs.from_run(run)
-    values = ghsci.origin_values(inputs)
-    inputs = AnalysisInputs(**{**inputs.__dict__, "origins": pd.concat([inputs.origins, values], axis=1)})
-    records = ghsci.indicators(inputs, _city(inputs))
+def test_helsinki_hsy_grid(helsinki_hsy_analysis: Analysis) -> None:
+    records = [r for r in helsinki_hsy_analysis.indicators if r.area == "city" and r.id.startswith("ghsci_")]
     by_dest = {r.parameters["destination"]: r.value for r in records if r.id == "ghsci_access_500m"}
     # central Helsinki is dense and well served: nearly everyone has a stop and a shop within 500 m
     assert by_dest["ghsci_pt_any"] > 95

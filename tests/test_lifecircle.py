@@ -14,6 +14,7 @@ import shapely
 import yaml
 
 from exquisite.access.compute import compute_access
+from exquisite.analysis import Analysis
 from exquisite.config import load_profiles
 from exquisite.indicators import lifecircle as lc
 from exquisite.indicators.inputs import AnalysisInputs
@@ -386,38 +387,12 @@ def test_destination_sets_keep_large_enough_open_spaces(street: AnalysisInputs) 
 
 
 @pytest.mark.slow
-def test_helsinki_hsy_grid_gives_plausible_life_circles(
-    shared_data: Path, helsinki_pbf: Path, tmp_path: Path
-) -> None:
-    from exquisite.access.run import run_access
-    from exquisite.config import region_from_dict
-    from exquisite.sources.osm import read_osm
-
-    grid_file = shared_data / "helsinki" / "population_grid_2020.gpkg"
-    common = shapely.box(*read_osm(helsinki_pbf).bounds).intersection(
-        shapely.box(*gpd.read_file(grid_file).total_bounds)
-    )
-    region = region_from_dict(
-        {
-            "name": "Helsinki centre",
-            "country": "FI",
-            "osm": str(helsinki_pbf),
-            "boundary": {"bbox": list(common.bounds)},
-            "population": {
-                "source": "vector",
-                "path": str(grid_file),
-                "column": "population",
-                "age_shares": {"child": 0.12, "older": 0.18},
-            },
-        },
-        base_dir=tmp_path,
-    )
-    run = run_access(region, None, lc.destination_sets)
-    inputs = AnalysisInputs.from_run(run)
-    origins = pd.concat([inputs.origins, lc.origin_values(inputs)], axis=1)
-    origins["grid_id"] = origins["cell_id"].astype(str)
-    inputs = AnalysisInputs(**{**inputs.__dict__, "origins": origins})
-    records = lc.indicators(inputs, _city(inputs))
+def test_helsinki_hsy_grid_gives_plausible_life_circles(helsinki_hsy_analysis: Analysis) -> None:
+    inputs = helsinki_hsy_analysis.inputs
+    origins = inputs.origins
+    records = [
+        r for r in helsinki_hsy_analysis.indicators if r.area == "city" and r.id.startswith("lifecircle_")
+    ]
     # central Helsinki: everyone lives within 500 m of a bus or tram stop
     bus = _one(records, "lifecircle_10min_coverage", profile="gb50180", item="bus_stop")
     assert bus.value > 95.0

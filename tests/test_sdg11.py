@@ -12,6 +12,7 @@ import shapely
 
 from exquisite.access.compute import compute_access
 from exquisite.access.run import run_access
+from exquisite.analysis import Analysis
 from exquisite.config import region_from_dict
 from exquisite.indicators import sdg11
 from exquisite.indicators.inputs import AnalysisInputs
@@ -474,28 +475,8 @@ def test_porto_alegre_with_gtfs(shared_data: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_helsinki_with_the_hsy_grid(shared_data: Path, helsinki_pbf: Path, tmp_path: Path) -> None:
-    from exquisite.sources.osm import read_osm
-
-    grid_file = shared_data / "helsinki" / "population_grid_2020.gpkg"
-    common = shapely.box(*read_osm(helsinki_pbf).bounds).intersection(
-        shapely.box(*gpd.read_file(grid_file).total_bounds)
-    )
-    _, records = _real(
-        {
-            "name": "Helsinki centre",
-            "country": "FI",
-            "osm": str(helsinki_pbf),
-            "boundary": {"bbox": list(common.bounds)},
-            "population": {
-                "source": "vector",
-                "path": str(grid_file),
-                "column": "population",
-                "age_shares": {"child": 0.12, "older": 0.18},
-            },
-        },
-        tmp_path,
-    )
+def test_helsinki_with_the_hsy_grid(helsinki_hsy_analysis: Analysis) -> None:
+    records = [r for r in helsinki_hsy_analysis.indicators if r.area == "city" and r.id.startswith("sdg_")]
     # central Helsinki: buses, trams and the metro within reach of nearly everyone
     transit = {r.group: r.value for r in records if r.id == "sdg_11_2_1"}
     assert set(transit) == {"all", "child", "adult", "older"}
