@@ -19,6 +19,8 @@ An example::
     gtfs_window: ["07:00", "19:00"]
     crs: EPSG:3067                                    # missing = the local UTM zone
     profiles: [adult, older, child, gb50180]
+    districts: communities.gpkg                       # optional: named polygons, any CRS
+    built_up: {path: wsf2019.tif, values: [255]}      # optional: built-up raster for SDG 11.7.1
 
 Paths are relative to the folder of the YAML file.
 """
@@ -97,6 +99,7 @@ _EXAMPLES = {
     "population.source": "Add `source:` with one of raster, vector, h3 or buildings.",
     "population.path": "Add `path:` with the population file, relative to the YAML file's folder.",
     "boundary.bbox": "Write `boundary: {bbox: [min_lon, min_lat, max_lon, max_lat]}`.",
+    "built_up.path": "Add `path:` with the built-up raster (GeoTIFF), relative to the YAML file's folder.",
 }
 
 
@@ -291,6 +294,8 @@ def _known_keys(loc: tuple[str | int, ...]) -> list[str]:
         return list(AGE_GROUPS)
     if parent[0] == "boundary":
         return ["bbox"]
+    if parent[0] == "built_up" and len(parent) == 1:
+        return list(BuiltUp.model_fields)
     return []
 
 
@@ -878,6 +883,43 @@ class Population(BaseModel):
         return value
 
 
+class BuiltUp(BaseModel):
+    """A built-up raster: the denominator of the SDG 11.7.1 land share, instead of the OSM estimate.
+
+    Parameters
+    ----------
+    path
+        A GeoTIFF in any CRS: a built-up mask (e.g. WSF 2019, 255 = built-up), built-up surface per cell
+        (GHS-BUILT-S) or land cover classes (ESA WorldCover, 50 = built-up).
+    band
+        The band to read; default 1.
+    min_value
+        A cell whose value is above this is built-up (default 0: any positive value).
+    values
+        Or: a cell is built-up when its value is one of these classes (``min_value`` is then not used).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: Path
+    band: int = Field(default=1, ge=1)
+    min_value: float = Field(default=0.0, allow_inf_nan=False)
+    values: tuple[float, ...] | None = None
+
+    _numbers = field_validator("band", "min_value", mode="before")(_no_bool)
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, value: Any, info: ValidationInfo) -> Path:
+        return _resolve_file(value, info, "built-up raster")
+
+    def rule(self) -> str:
+        """The rule in words, for caveats and parameters (``value > 0``, ``value in 50``)."""
+        if self.values is not None:
+            return "value in " + ", ".join(f"{v:g}" for v in self.values)
+        return f"value > {self.min_value:g}"
+
+
 #: The keys a user may write in a study-region file, in the documented order.
 _USER_KEYS = (
     "name",
@@ -893,6 +935,7 @@ _USER_KEYS = (
     "taxonomy",
     "districts",
     "district_name_column",
+    "built_up",
 )
 
 
@@ -928,6 +971,8 @@ class StudyRegion(BaseModel):
         A polygon file of districts (communities) with names.
     district_name_column
         The column of ``districts`` with the names; ``None`` to let the reader pick.
+    built_up
+        A built-up raster for the SDG 11.7.1 land share; ``None`` to estimate the built-up area from OSM.
     source_file
         The YAML file the region was read from; ``None`` when built from a dictionary.
     """
@@ -947,6 +992,7 @@ class StudyRegion(BaseModel):
     taxonomy: Literal["default"] | Path = "default"
     districts: Path | None = None
     district_name_column: str | None = None
+    built_up: BuiltUp | None = None
     source_file: Path | None = None
 
     @field_validator("name", mode="before")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import geopandas as gpd
 import shapely
 
-from exquisite.config import Profile
+from exquisite.config import Profile, StudyRegion
 
 if TYPE_CHECKING:
     from exquisite.access.run import AccessRun
@@ -54,7 +54,10 @@ class AnalysisInputs:
     categories
         Destination categories, in report order.
     sources
-        ``osm``, ``population``, ``gtfs`` (when given), ``boundary``: ``{"name", "file", "vintage"}``.
+        ``osm``, ``population``, ``gtfs``, ``boundary``, ``built_up`` (those given): ``{"name", "file",
+        "vintage"}``.
+    config
+        The study region as configured (None for inputs assembled by hand).
     """
 
     origins: gpd.GeoDataFrame
@@ -69,6 +72,7 @@ class AnalysisInputs:
     cutoff_m: float
     categories: list[str]
     sources: dict[str, list[dict[str, Any]]]
+    config: StudyRegion | None = None
 
     @property
     def groups(self) -> dict[str, str]:
@@ -101,6 +105,7 @@ class AnalysisInputs:
             cutoff_m=run.access.cutoff_m,
             categories=list(run.access.categories),
             sources=_sources(run),
+            config=region.config,
         )
 
 
@@ -124,6 +129,9 @@ def _sources(run: AccessRun) -> dict[str, list[dict[str, Any]]]:
         sources["boundary"] = [
             {"name": "boundary", "file": cfg.boundary.name, "vintage": _mtime(cfg.boundary)}
         ]
+    if cfg.built_up is not None:
+        path = cfg.built_up.path
+        sources["built_up"] = [{"name": "built-up raster", "file": path.name, "vintage": _mtime(path)}]
     return sources
 
 

@@ -29,6 +29,7 @@ from exquisite.indicators.inputs import AnalysisInputs
 from exquisite.indicators.parameters import load_parameters, method_version
 from exquisite.indicators.records import Area, Indicator, population_share
 from exquisite.region import GTFS_CATEGORIES
+from exquisite.sources.builtup import built_up_area_m2
 
 __all__ = ["LandShare", "destination_sets", "indicators", "land_share", "origin_values"]
 
@@ -536,13 +537,28 @@ def _land_records(inputs: AnalysisInputs, area: Area) -> list[Indicator]:
         "(sdg11.yml, mostly [M] assumptions); roads closed to walkers (motorways, foot=no) are not in the "
         "walking network and are left out.",
         "Open space, land use and buildings come from OpenStreetMap and are only as complete as its mapping.",
-        "The built-up area is built from OSM vectors (buildings, built-up land use, open space, streets), "
-        "not from a built-up raster; every open public space inside the area counts, however large.",
     ]
-    built = share.built_up_m2
+    raster = inputs.config.built_up if inputs.config is not None else None
+    sources = inputs.pick_sources("osm")
+    if raster is not None:
+        built = built_up_area_m2(raster, area.geometry, inputs.crs)
+        parameters["built_up"] = f"cells of {raster.path.name} (band {raster.band}) with {raster.rule()}"
+        sources += inputs.pick_sources("built_up")
+        caveats.append(
+            "The built-up area is the built-up raster's cells whose centre lies in the area; open space and "
+            "streets come from OpenStreetMap, so the shares mix two sources and may exceed what the raster "
+            "counts as built up."
+        )
+    else:
+        built = share.built_up_m2
+        caveats.append(
+            "The built-up area is built from OSM vectors (buildings, built-up land use, open space, "
+            "streets), not from a built-up raster; every open public space inside the area counts, however "
+            "large."
+        )
     if built <= 0:
         caveats.append("No built-up land was found in this area: the shares cannot be computed.")
-    elif share.streets_outside_m2 > float(params["built_up"]["warn_street_share"]) * built:
+    elif raster is None and share.streets_outside_m2 > float(params["built_up"]["warn_street_share"]) * built:
         caveats.append(
             f"{100 * share.streets_outside_m2 / built:.0f} % of the built-up area is street land outside any "
             "mapped building or built-up land use: OSM maps few of them here, so the street share is "
@@ -556,7 +572,7 @@ def _land_records(inputs: AnalysisInputs, area: Area) -> list[Indicator]:
     common = {
         "area": area.name,
         "parameters": parameters,
-        "sources": inputs.pick_sources("osm"),
+        "sources": sources,
         "method_version": method_version(FAMILY_FILE),
     }
     records = [
