@@ -236,7 +236,7 @@ def _profile_ours(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
     """
     import numba
 
-    from exquisite.access.kernels import _bounded_dijkstra, counts_within, multi_source_distances
+    from exquisite.access.kernels import _bounded_dijkstra, _scratch, counts_within, multi_source_distances
 
     g = engine.graph
     thr = np.asarray(engine.thresholds)
@@ -294,22 +294,18 @@ def _profile_ours(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
     # size of a bounded search from a destination node (sample), and time per settled node
     rng = np.random.default_rng(0)
     sample = rng.choice(roots, size=min(300, roots.shape[0]), replace=False)
-    n = g.n_nodes
-    dist = np.full(n, np.inf)
-    hk = np.empty(engine.indices.shape[0] + n + 1)
-    hv = np.empty(engine.indices.shape[0] + n + 1, dtype=np.int64)
-    settled = np.empty(n, dtype=np.int64)
+    dist, heap, settled = _scratch(g.n_nodes, engine.indices.shape[0])
     sizes = []
     one = np.empty(1, dtype=np.int64)
     _bounded_dijkstra(
-        engine.indptr, engine.indices, engine.weights, sample[:1], engine.cutoff, dist, hk, hv, settled
+        engine.indptr, engine.indices, engine.weights, sample[:1], engine.cutoff, dist, heap, settled
     )  # compile / warm
     dist[:] = np.inf
     t0 = time.perf_counter()
     for r in sample:
         one[0] = r
         k = _bounded_dijkstra(
-            engine.indptr, engine.indices, engine.weights, one, thr[-1], dist, hk, hv, settled
+            engine.indptr, engine.indices, engine.weights, one, thr[-1], dist, heap, settled
         )
         dist[settled[:k]] = np.inf
         sizes.append(k)
