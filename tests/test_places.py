@@ -14,7 +14,7 @@ from shapely.geometry import LineString, Point, Polygon
 from exquisite.errors import InputError
 from exquisite.network.graph import WalkNetwork
 from exquisite.places import DESTINATION_COLUMNS, destinations_from_features, open_spaces
-from exquisite.taxonomy import default_taxonomy
+from exquisite.taxonomy import Entrances, default_taxonomy
 
 CRS = "EPSG:32635"
 X0, Y0 = 385_000.0, 6_672_000.0
@@ -158,6 +158,18 @@ def test_spacing_and_distance_parameters(features: gpd.GeoDataFrame) -> None:
     assert (xy[:, 1] <= 35 + 1e-9).all()
     lines = shapely.union_all(network.edge_lines())
     assert (shapely.distance(small.geometry.values, lines) <= 35 + 1e-9).all()
+
+
+def test_spacing_and_distance_from_the_taxonomy(features: gpd.GeoDataFrame) -> None:
+    network = _network()
+    taxonomy = dataclasses.replace(
+        default_taxonomy(), entrances=Entrances(spacing_m=20.0, max_distance_m=35.0)
+    )
+    from_file = destinations_from_features(features, taxonomy, network)
+    given = destinations_from_features(
+        features, default_taxonomy(), network, entrance_spacing_m=20.0, entrance_max_distance_m=35.0
+    )
+    assert from_file.geometry.equals(given.geometry)
 
 
 def test_bad_parameters_and_crs(features: gpd.GeoDataFrame) -> None:

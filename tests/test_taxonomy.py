@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from exquisite.errors import InputError
-from exquisite.taxonomy import Taxonomy, default_taxonomy, load_taxonomy
+from exquisite.taxonomy import Entrances, Taxonomy, default_taxonomy, load_taxonomy
 
 GB50180 = [
     "kindergarten",
@@ -152,6 +152,13 @@ def test_user_file(tmp_path: Path) -> None:
     assert list(taxonomy.categories) == ["pharmacy"]
     assert taxonomy.match({"amenity": "pharmacy"}) == ["pharmacy"]
     assert taxonomy.path == tmp_path / "taxonomy.yml"
+    assert taxonomy.entrances is None  # the default taxonomy's are used
+
+
+def test_open_space_entrances_setting(tmp_path: Path) -> None:
+    assert default_taxonomy().entrances == Entrances(spacing_m=50.0, max_distance_m=30.0)
+    text = GOOD + "open_space_entrances: {spacing_m: 20, max_distance_m: 0, source: GHSCI}\n"
+    assert load_taxonomy(_write(tmp_path, text)).entrances == Entrances(spacing_m=20.0, max_distance_m=0.0)
 
 
 @pytest.mark.parametrize(
@@ -196,6 +203,15 @@ def test_user_file(tmp_path: Path) -> None:
         (GOOD + "    exclude: access=private\n", "taxonomy.yml: categories.pharmacy.exclude"),
         (GOOD.replace("  pharmacy:", "  Pharmacy-Shop:"), "taxonomy.yml: categories.Pharmacy-Shop"),
         ("categories:\n  pharmacy: [1, 2]\n", "taxonomy.yml: categories.pharmacy"),
+        (GOOD + "open_space_entrances: {spacing_m: 50}\n", "taxonomy.yml: open_space_entrances"),
+        (
+            GOOD + "open_space_entrances: {spacing_m: 0, max_distance_m: 30, source: x}\n",
+            "taxonomy.yml: open_space_entrances.spacing_m",
+        ),
+        (
+            GOOD + "open_space_entrances: {spacing_m: 20, max_distance_m: -1, source: x}\n",
+            "taxonomy.yml: open_space_entrances.max_distance_m",
+        ),
     ],
 )
 def test_bad_file_names_the_key(tmp_path: Path, text: str, where: str) -> None:

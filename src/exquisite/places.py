@@ -3,7 +3,8 @@
 A facility mapped as a node is its own point; one mapped as an area gives a point inside it
 (``shapely.point_on_surface``). An open space (a park, a square) is entered from its edge, so it gives
 entrance points along its exterior boundary, as GHSCI does for public open space (every 20 m, kept within
-30 m of the network; here every ``entrance_spacing_m``, 50 m by default as the design asks).
+30 m of the network; here as the taxonomy's ``open_space_entrances`` say: every 50 m, within 30 m, by
+default).
 The points are snapped onto the walking network afterwards (``exquisite.network.snap``).
 """
 
@@ -17,7 +18,7 @@ import shapely
 
 from exquisite.errors import InputError
 from exquisite.network.graph import WalkNetwork
-from exquisite.taxonomy import Taxonomy
+from exquisite.taxonomy import Taxonomy, default_taxonomy
 
 __all__ = [
     "DESTINATION_COLUMNS",
@@ -36,8 +37,8 @@ def destinations_from_features(
     taxonomy: Taxonomy,
     network: WalkNetwork,
     *,
-    entrance_spacing_m: float = 50.0,
-    entrance_max_distance_m: float = 30.0,
+    entrance_spacing_m: float | None = None,
+    entrance_max_distance_m: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Destination points, one row per (point, category), in the network's CRS.
 
@@ -51,11 +52,12 @@ def destinations_from_features(
     network
         The walking network: its CRS is the output CRS, and open-space entrances are kept near its edges.
     entrance_spacing_m
-        Largest distance between two entrance points along an open space's boundary (metres).
+        Largest distance between two entrance points along an open space's boundary (metres); None for
+        the taxonomy's ``open_space_entrances`` (50 m in the default taxonomy).
     entrance_max_distance_m
-        An entrance point is kept only within this straight-line distance of a network edge. An open space
-        with no such point keeps the one point of its boundary nearest to the network, so that it can still
-        be reached.
+        An entrance point is kept only within this straight-line distance of a network edge (None: the
+        taxonomy's, 30 m by default). An open space with no such point keeps the one point of its boundary
+        nearest to the network, so that it can still be reached.
 
     Returns
     -------
@@ -66,6 +68,11 @@ def destinations_from_features(
         category in taxonomy order. Open-space categories with ``min_area_ha`` only keep spaces strictly
         larger than that.
     """
+    entrances = taxonomy.entrances or default_taxonomy().entrances
+    if entrance_spacing_m is None:
+        entrance_spacing_m = entrances.spacing_m
+    if entrance_max_distance_m is None:
+        entrance_max_distance_m = entrances.max_distance_m
     if not entrance_spacing_m > 0:
         raise ValueError(f"entrance_spacing_m must be > 0, not {entrance_spacing_m!r}")
     if not entrance_max_distance_m >= 0:

@@ -33,7 +33,7 @@ __all__ = [
 Kind = Literal["point", "open_space"]
 KINDS: tuple[str, ...] = ("point", "open_space")
 
-_TOP_KEYS = frozenset({"version", "description", "categories"})
+_TOP_KEYS = frozenset({"version", "description", "categories", "open_space_entrances"})
 _CATEGORY_KEYS = frozenset({"label", "kind", "min_area_ha", "tags", "exclude", "source", "note"})
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _TERM = re.compile(r"^(?P<key>[^\s=!~&|][^=!~&|]*?)\s*(?P<op>!=|=|~)\s*(?P<value>\S.*?)$")
@@ -159,6 +159,22 @@ class Category:
 
 
 @dataclass(frozen=True)
+class Entrances:
+    """Where open spaces are entered (the ``open_space_entrances`` of a taxonomy file).
+
+    Attributes
+    ----------
+    spacing_m
+        Largest distance between two entrance points along an open space's boundary (metres, > 0).
+    max_distance_m
+        An entrance point is kept only within this straight-line distance of a network edge (metres, ≥ 0).
+    """
+
+    spacing_m: float
+    max_distance_m: float
+
+
+@dataclass(frozen=True)
 class Taxonomy:
     """A set of destination categories, in file order.
 
@@ -168,10 +184,15 @@ class Taxonomy:
         Categories by name.
     path
         The file the taxonomy was read from (None when built in code).
+    entrances
+        How open spaces are entered: ``spacing_m`` (largest distance between two entrance points along
+        a space's edge) and ``max_distance_m`` (an entrance is kept only this close to a network edge);
+        None to use the default taxonomy's.
     """
 
     categories: dict[str, Category]
     path: Path | None = None
+    entrances: Entrances | None = None
     _by_key: dict[str, tuple[tuple[str, Condition], ...]] = field(init=False, repr=False, compare=False)
     _by_tag: dict[tuple[str, str], tuple[tuple[str, Condition], ...]] = field(
         init=False, repr=False, compare=False
@@ -360,7 +381,35 @@ def _parse(text: str, display: str, path: Path | None) -> Taxonomy:
     for name, body in raw.items():
         category = _category(str(name), body, f"{display}: categories.{name}")
         categories[category.name] = category
-    return Taxonomy(categories=categories, path=path)
+    entrances = data.get("open_space_entrances")
+    return Taxonomy(
+        categories=categories,
+        path=path,
+        entrances=None if entrances is None else _entrances(entrances, f"{display}: open_space_entrances"),
+    )
+
+
+def _entrances(body: Any, where: str) -> Entrances:
+    """The ``open_space_entrances`` mapping: ``spacing_m`` > 0, ``max_distance_m`` ≥ 0, and a ``source``."""
+    if not isinstance(body, dict) or set(body) != {"spacing_m", "max_distance_m", "source"}:
+        raise InputError(
+            where,
+            "must map spacing_m, max_distance_m and source",
+            "For example {spacing_m: 50, max_distance_m: 30, source: ...}.",
+        )
+    values = {}
+    for key, smallest, strict in (("spacing_m", 0.0, True), ("max_distance_m", 0.0, False)):
+        value = body[key]
+        good = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if not good or value < smallest or (strict and value == smallest):
+            bound = "above 0" if strict else "0 or more"
+            raise InputError(
+                f"{where}.{key}",
+                f"must be a number of metres {bound}, not {value!r}",
+                f"For example {key}: 50.",
+            )
+        values[key] = float(value)
+    return Entrances(**values)
 
 
 def _category(name: str, body: Any, where: str) -> Category:
