@@ -329,6 +329,42 @@ class _Report:
         """Indicator ids present that start with ``prefix``, in record order."""
         return [i for i in self.by_id if i.startswith(prefix)]
 
+    def definition(self, indicator_id: str) -> str:
+        """An indicator's definition in the report language."""
+        return pick(self.defs.get(indicator_id, {}).get("definition"), self.lang)
+
+    def values(
+        self, indicator_id: str, row_key: str, rows: Sequence[str], column_key: str, columns: Sequence[str]
+    ) -> list[list[float | None]]:
+        """One indicator's city values as a table, None where a record is absent.
+
+        A row per value of the parameter ``row_key``, a column per value of ``column_key`` (``"group"``
+        picks the population group).
+        """
+        table = []
+        for row in rows:
+            values = []
+            for column in columns:
+                where = {row_key: row, column_key: column}
+                group = where.pop("group", "all")
+                record = self.find(indicator_id, group=group, **where)
+                values.append(None if record is None else record.value)
+            table.append(values)
+        return table
+
+    def chart(
+        self,
+        stem: str,
+        title: str,
+        rows: list[Row],
+        series: list[str],
+        text: Callable[[float], str],
+        **options: Any,
+    ) -> dict[str, Any]:
+        """A chart block: the bar chart of ``rows`` × ``series`` (callers add an intro, a note …)."""
+        svg = bar_chart(self.ident(stem), title, _describe(rows, series, text), rows, series, text, **options)
+        return {"kind": "chart", "title": title, "svg": svg}
+
     # ------------------------------------------------------------------ the context
     def context(self) -> dict[str, Any]:
         """Everything the template reads."""
@@ -598,23 +634,19 @@ class _Report:
                             self.fmt.number(len(record.parameters.get("items", [])), 0),
                         ]
                     )
-            ident = self.ident("chart-completeness")
             blocks.append(
                 {
-                    "kind": "chart",
-                    "title": _("Completeness of the life circles, by tier and walking profile"),
-                    "intro": _(
-                        "The share of a tier's required (▲) facilities that residents reach, averaged over "
-                        "all residents. 100% means everyone reaches every required facility."
-                    ),
-                    "svg": bar_chart(
-                        ident,
+                    **self.chart(
+                        "chart-completeness",
                         _("Completeness of the life circles, by tier and walking profile"),
-                        _describe(rows, [self.profile_label(p) for p in profiles], self._pct),
                         rows,
                         [self.profile_label(p) for p in profiles],
                         self._pct,
                         domain=(0.0, 100.0),
+                    ),
+                    "intro": _(
+                        "The share of a tier's required (▲) facilities that residents reach, averaged over "
+                        "all residents. 100% means everyone reaches every required facility."
                     ),
                     "table": {
                         "caption": _("Completeness and people with every required facility"),
@@ -640,22 +672,14 @@ class _Report:
             items = _unique(str(r.parameters.get("item")) for r in coverage)
             required = {str(r.parameters.get("item")): bool(r.parameters.get("required")) for r in coverage}
             items.sort(key=lambda i: not required.get(i, False))
-            rows = []
-            for item in items:
-                values = []
-                for p in profiles:
-                    record = self.find(f"lifecircle_{t}_coverage", item=item, profile=p)
-                    values.append(None if record is None else record.value)
-                rows.append(Row(self.lifecircle_item_label(t, item), values))
+            values = self.values(f"lifecircle_{t}_coverage", "item", items, "profile", profiles)
+            rows = [Row(self.lifecircle_item_label(t, i), v) for i, v in zip(items, values, strict=True)]
             title = _("%(tier)s: people within reach of each facility") % {"tier": self.tier_label(t)}
             blocks.append(
                 {
-                    "kind": "chart",
-                    "title": title,
-                    "svg": bar_chart(
-                        self.ident(f"chart-coverage-{t}"),
+                    **self.chart(
+                        f"chart-coverage-{t}",
                         title,
-                        _describe(rows, [self.profile_label(p) for p in profiles], self._pct),
                         rows,
                         [self.profile_label(p) for p in profiles],
                         self._pct,
@@ -896,29 +920,16 @@ class _Report:
         if transit:
             variants = _unique(str(r.parameters.get("variant", "")) for r in transit)
             groups = _unique(r.group for r in transit)
-            rows = []
-            for variant in variants:
-                values = []
-                for group in groups:
-                    record = self.find("sdg_11_2_1", group=group, variant=variant)
-                    values.append(None if record is None else record.value)
-                rows.append(Row(self.variant_label(variant, transit=True), values))
+            values = self.values("sdg_11_2_1", "variant", variants, "group", groups)
+            rows = [
+                Row(self.variant_label(v, transit=True), x) for v, x in zip(variants, values, strict=True)
+            ]
             title = _("SDG 11.2.1: people with convenient access to public transport")
             series = [self.group_label(g) for g in groups]
             blocks.append(
                 {
-                    "kind": "chart",
-                    "title": title,
-                    "intro": pick(self.defs.get("sdg_11_2_1", {}).get("definition"), self.lang),
-                    "svg": bar_chart(
-                        self.ident("chart-sdg1121"),
-                        title,
-                        _describe(rows, series, self._pct),
-                        rows,
-                        series,
-                        self._pct,
-                        domain=(0.0, 100.0),
-                    ),
+                    **self.chart("chart-sdg1121", title, rows, series, self._pct, domain=(0.0, 100.0)),
+                    "intro": self.definition("sdg_11_2_1"),
                 }
             )
         access = self.by_id.get("sdg_11_7_1_access", [])
@@ -1027,18 +1038,15 @@ class _Report:
                 )
             blocks.append(
                 {
-                    "kind": "chart",
-                    "title": title,
-                    "intro": pick(self.defs.get("ghsci_access_500m", {}).get("definition"), self.lang),
-                    "svg": bar_chart(
-                        self.ident("chart-ghsci"),
+                    **self.chart(
+                        "chart-ghsci",
                         title,
-                        _describe(rows, [self.label("ghsci_access_500m")], self._pct),
                         rows,
                         [self.label("ghsci_access_500m")],
                         self._pct,
                         domain=(0.0, 100.0),
                     ),
+                    "intro": self.definition("ghsci_access_500m"),
                     "table": {
                         "caption": _("This city against the 25 cities of the GHSCI study"),
                         "columns": [
@@ -1091,55 +1099,28 @@ class _Report:
 
         if beyond:
             profiles = self._profiles_in(beyond)
-            rows = []
-            for c in categories_of(beyond):
-                values = []
-                for p in profiles:
-                    record = self.find("equity_share_beyond", category=c, profile=p)
-                    values.append(None if record is None else record.value)
-                rows.append(Row(self.category_label(c), values))
+            categories = categories_of(beyond)
+            values = self.values("equity_share_beyond", "category", categories, "profile", profiles)
+            rows = [Row(self.category_label(c), v) for c, v in zip(categories, values, strict=True)]
             title = self.label("equity_share_beyond")
             series = [self.profile_label(p) for p in profiles]
             blocks.append(
                 {
-                    "kind": "chart",
-                    "title": title,
-                    "intro": pick(self.defs.get("equity_share_beyond", {}).get("definition"), self.lang),
-                    "svg": bar_chart(
-                        self.ident("chart-beyond"),
-                        title,
-                        _describe(rows, series, self._pct),
-                        rows,
-                        series,
-                        self._pct,
-                        domain=(0.0, 100.0),
-                    ),
+                    **self.chart("chart-beyond", title, rows, series, self._pct, domain=(0.0, 100.0)),
+                    "intro": self.definition("equity_share_beyond"),
                 }
             )
         if gaps:
             groups = _unique(r.group for r in gaps)
-            rows = []
-            for c in categories_of(gaps):
-                values = []
-                for g in groups:
-                    record = self.find("equity_gap", group=g, category=c)
-                    values.append(None if record is None else record.value)
-                rows.append(Row(self.category_label(c), values))
+            categories = categories_of(gaps)
+            values = self.values("equity_gap", "category", categories, "group", groups)
+            rows = [Row(self.category_label(c), v) for c, v in zip(categories, values, strict=True)]
             title = self.label("equity_gap")
             series = [self.group_label(g) for g in groups]
             blocks.append(
                 {
-                    "kind": "chart",
-                    "title": title,
-                    "intro": pick(self.defs.get("equity_gap", {}).get("definition"), self.lang),
-                    "svg": bar_chart(
-                        self.ident("chart-gap"),
-                        title,
-                        _describe(rows, series, self._pp),
-                        rows,
-                        series,
-                        self._pp,
-                    ),
+                    **self.chart("chart-gap", title, rows, series, self._pp),
+                    "intro": self.definition("equity_gap"),
                     "note": _(
                         "Below zero: fewer children or older people reach the destination than adults."
                     ),
@@ -1160,18 +1141,8 @@ class _Report:
 
             blocks.append(
                 {
-                    "kind": "chart",
-                    "title": title,
-                    "intro": pick(self.defs.get("equity_gini_walk_time", {}).get("definition"), self.lang),
-                    "svg": bar_chart(
-                        self.ident("chart-gini"),
-                        title,
-                        _describe(rows, [title], gini_text),
-                        rows,
-                        [title],
-                        gini_text,
-                        domain=(0.0, 1.0),
-                    ),
+                    **self.chart("chart-gini", title, rows, [title], gini_text, domain=(0.0, 1.0)),
+                    "intro": self.definition("equity_gini_walk_time"),
                     "note": _("A dash: nobody reaches such a destination within the distance searched."),
                 }
             )
