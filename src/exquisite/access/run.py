@@ -110,8 +110,9 @@ class AccessRun:
             geometry=network.edge_lines(),
             crs=network.crs,
         )
+        snap = self.region.destination_snap
         destinations = self.region.destinations.assign(
-            snap_edge=self.region.destination_snap.edge, snap_m=self.region.destination_snap.distance_m
+            snap_edge=snap.edge, snap_offset_m=snap.offset_m, snap_m=snap.distance_m
         )
         return {
             "origins.parquet": lambda p: self.origins.to_parquet(p, index=False),
