@@ -230,3 +230,27 @@ def test_no_destinations_and_nearest_unchanged() -> None:
     np.testing.assert_array_equal(got[:, 0], want)
     assert got[26, 1] == 0.0
     assert np.isinf(np.delete(got[:, 1], 26)).all()
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_counts_do_not_depend_on_threads_or_chunks(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads take chunks of roots from a shared queue; the counts are the same whoever took which."""
+    import numba
+
+    import exquisite.access.kernels as kernels
+
+    indptr, indices, weights = _random_network(7)
+    n = indptr.shape[0] - 1
+    rng = np.random.default_rng(7)
+    dest_nodes = rng.integers(0, n, 120)
+    dest_cats = rng.integers(0, 3, 120)
+    thresholds = [10.0, 25.0, 40.0]
+    want = _reference_counts(indptr, indices, weights, dest_nodes, dest_cats, 3, thresholds, None)
+    monkeypatch.setattr(kernels, "_MIN_CHUNK", 1)  # many small chunks
+    before = numba.get_num_threads()
+    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        got = counts_within(indptr, indices, weights, dest_nodes, dest_cats, 3, thresholds)
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(got, want)

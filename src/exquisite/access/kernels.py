@@ -20,6 +20,8 @@ order as a plain Dijkstra over the whole graph would, so the counts are exactly 
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 import numba
@@ -534,7 +536,34 @@ def _count_from_root(
         state[u, 1] = _INF
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
+def _tally_chunk(
+    core: ChainContraction,
+    tg: _Targets,
+    ws: _Workspace,
+    counts: np.ndarray,
+    roots: np.ndarray,
+    root_row: np.ndarray,
+    root_item_ptr: np.ndarray,
+    lo: int,
+    hi: int,
+    bucket_m: float,
+) -> None:
+    """Bounded searches from roots ``lo … hi - 1`` into one thread's ``counts`` (see :func:`_tally`)."""
+    cutoff = tg.thresholds[tg.thresholds.shape[0] - 1]
+    for i in range(lo, hi):
+        if tg.from_destinations:
+            row, item_lo, item_hi = -1, root_item_ptr[i], root_item_ptr[i + 1]
+        else:
+            row, item_lo, item_hi = root_row[i], 0, 0
+        _count_from_root(core, tg, ws, counts, roots[i], row, item_lo, item_hi, cutoff, bucket_m)
+
+
+#: Roots per chunk handed to a thread: enough to amortise a call, few enough to balance busy cores.
+_CHUNKS_PER_THREAD = 24
+_MIN_CHUNK = 8
+
+
 def _tally(
     core: ChainContraction,
     tg: _Targets,
@@ -551,28 +580,42 @@ def _tally(
     slot that is a target (``tg.slot_row >= 0``) gains the root's items. Otherwise roots are target slots
     (row ``root_row``) and each reached destination slot (``tg.slot_item_ptr``) adds its items to the
     root's row. Returns ``(n_cat, n_thresholds, n_rows)`` counts at the first threshold reached only; the
-    caller sums them up over thresholds. Thread ``t`` takes roots ``t, t + n_threads, …``: neighbours in
-    space, so its consecutive searches find their part of the graph still in cache.
+    caller sums them up over thresholds.
+
+    ``n_threads`` threads (the compiled searches release the GIL) take chunks of consecutive roots —
+    neighbours, so a thread's consecutive searches find their part of the graph still in cache — from one
+    shared queue, so a thread on a core busy with other work simply takes fewer chunks. Each thread adds
+    into its own counts; their sum does not depend on who took which chunk.
     """
     thresholds = tg.thresholds
     n_thr = thresholds.shape[0]
-    cutoff = thresholds[n_thr - 1]
+    cutoff = float(thresholds[n_thr - 1])
     n_roots = roots.shape[0]
     bucket_m = max(_BUCKET_M, cutoff / (_MAX_BUCKETS - 2))
-    n_buckets = max(np.int64(cutoff / bucket_m), 0) + 2
+    n_buckets = max(int(cutoff / bucket_m), 0) + 2
+    n_threads = max(1, min(n_threads, n_roots))
     partial = np.zeros((n_threads, n_cat, n_thr, n_rows), dtype=np.int32)
-    for t in prange(n_threads):
+    chunk = max(_MIN_CHUNK, -(-n_roots // (n_threads * _CHUNKS_PER_THREAD)))
+    starts = iter(range(0, n_roots, chunk))
+    lock = threading.Lock()
+
+    def work(t: int) -> None:
         ws = _workspace(core, n_buckets)
-        for i in range(t, n_roots, n_threads):
-            if tg.from_destinations:
-                row, item_lo, item_hi = -1, root_item_ptr[i], root_item_ptr[i + 1]
-            else:
-                row, item_lo, item_hi = root_row[i], 0, 0
-            _count_from_root(core, tg, ws, partial[t], roots[i], row, item_lo, item_hi, cutoff, bucket_m)
-    out = partial[0].copy()
-    for t in range(1, n_threads):
-        out += partial[t]
-    return out
+        while True:
+            with lock:
+                lo = next(starts, None)
+            if lo is None:
+                return
+            hi = min(lo + chunk, n_roots)
+            _tally_chunk(core, tg, ws, partial[t], roots, root_row, root_item_ptr, lo, hi, bucket_m)
+
+    if n_threads == 1:
+        work(0)
+    else:
+        with ThreadPoolExecutor(max_workers=n_threads) as pool:
+            for done in [pool.submit(work, t) for t in range(n_threads)]:
+                done.result()
+    return partial.sum(axis=0, dtype=np.int32)
 
 
 def counts_within(
