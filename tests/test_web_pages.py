@@ -191,6 +191,11 @@ def test_elders_mode_is_a_simplified_page(app: Any, client: TestClient, run_id: 
     assert '<svg class="map"' not in elders
     assert "<details>" not in elders
     assert len(elders) < len(standard) / 4
+    # the gaps as a short list of sentences instead of the sortable table
+    assert 'id="gap-table"' in standard
+    assert 'id="gap-table"' not in elders
+    gaps = re.findall(r"<li>Grid cell [^<]+ residents lack [^<]+\.</li>", elders)
+    assert 1 <= len(gaps) <= 5
     css = (WEB / "static" / "web.css").read_text(encoding="utf-8")
     block = css[css.index("html.mode-elders {") :]
     scale = float(re.search(r"font-size: ([\d.]+)%", block).group(1))  # type: ignore[union-attr]

@@ -527,6 +527,7 @@ class Dashboard:
                 "cell": str(c["cell"]),
                 "people": self.fmt.number(float(c["people"]), 0),
                 "lacking": self.fmt.number(float(c["lacking"]), 0),
+                "has_gap": float(c["lacking"]) > 0,
                 "completeness": self.fmt.share(float(c["completeness"]), 0),
                 "missing": self.fmt.number(float(c["missing"]), 1),
                 "items": ", ".join(self.item_label(query.tier, i).lstrip("▲△ ") for i in c["items"]) or "–",
@@ -558,7 +559,7 @@ class Dashboard:
                 }
                 for k, label, numeric in columns
             ],
-            "rows": rows[:12] if elders else rows,
+            "rows": [r for r in rows if r["has_gap"]][:5] if elders else rows,
             "query": query,
         }
 

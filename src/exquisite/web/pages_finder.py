@@ -305,7 +305,15 @@ def _place_row(p: Any, category: str, ui: UI, run: Run) -> dict[str, Any]:
     return {
         "category": category,
         "name": p.name or _("unnamed %(kind)s") % {"kind": category},
-        "lang": ui.place_lang(run.manifest.get("region", {}).get("country")) if p.name else "",
+        "lang": (
+            (
+                ui.text_lang("zh")
+                if _CJK.search(p.name)
+                else ui.place_lang(run.manifest.get("region", {}).get("country"))
+            )
+            if p.name
+            else ""
+        ),
         "minutes": ui.minutes(p.minutes),
         "distance": ui.distance(p.distance_m),
         "sort": p.distance_m,
