@@ -37,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 GOAL_P95_MS = 100.0
 GOAL_ENDPOINT = "services"
 ENV_RUNS = "EXQUISITE_WEB_LOAD_RUNS"
+ENV_FREEZE = "EXQUISITE_WEB_LOAD_WARM_UP"
 #: A few real names of the demo extract, some misspelt, some Chinese, for the place-search share of the load.
 QUERIES = (
     "Mannerheimintie",
@@ -63,8 +64,13 @@ def served_app() -> Any:
         app = FastAPI()
         app.state.catalogue = RunCatalogue(root)
         app.include_router(router)
-        return app
-    return create_app(root)
+    else:
+        app = create_app(root)
+    if os.environ.get(ENV_FREEZE):
+        from exquisite.web.api import warm_up
+
+        warm_up(app.state.catalogue)
+    return app
 
 
 def _free_port() -> int:
@@ -234,6 +240,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=50_000, help="stop after this many requests")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--warm-up",
+        action="store_true",
+        help="call exquisite.web.api.warm_up() at start: indexes built, gc.freeze() (not done by serve yet)",
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
 
@@ -248,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         profiles = ["adult", "older", "child", "wheelchair"]
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, ENV_RUNS: str(runs)}
+        env = {**os.environ, ENV_RUNS: str(runs), ENV_FREEZE: "1" if args.warm_up else ""}
         cmd = [
             sys.executable, "-m", "uvicorn", "web_load:served_app", "--factory", "--app-dir", str(HERE),
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
@@ -306,7 +317,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(
         f"{args.clients} clients, {elapsed:.1f} s, {total} requests ({total / elapsed:.0f}/s), "
-        f"uvicorn workers: {args.workers}, run {run.id}, CPUs: {os.cpu_count()}"
+        f"uvicorn workers: {args.workers}{', warm_up()' if args.warm_up else ''}, run {run.id}, "
+        f"CPUs: {os.cpu_count()}"
     )
     print(
         f"CPU per request: server {cpu['server_cpu_ms_per_request']:.2f} ms, clients "

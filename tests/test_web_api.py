@@ -205,3 +205,18 @@ def test_openapi_document_fuzzed_against_the_demo_run(root: Path, client: TestCl
 
         fuzz()
     assert calls >= 6 * 5
+
+
+def test_warm_up_builds_the_indexes_and_freezes_the_gc(root: Path) -> None:
+    import gc
+
+    from exquisite.web.api import warm_up
+    from exquisite.web.finder import built_finder
+
+    catalogue = RunCatalogue(root)
+    try:
+        warm_up(catalogue)
+        assert gc.get_freeze_count() > 10_000
+        assert all(built_finder(run) is not None for run in catalogue.runs())
+    finally:
+        gc.unfreeze()

@@ -8,6 +8,7 @@ Every error is a JSON body ``{"detail": "<what is wrong and what to do>"}`` with
 
 from __future__ import annotations
 
+import gc
 import math
 from enum import Enum
 from typing import Annotated, Any
@@ -119,6 +120,29 @@ async def _finder(run: Run) -> Finder:
     the GIL and lengthen every answer.
     """
     return built_finder(run) or await run_in_threadpool(finder_for, run)
+
+
+def warm_up(catalogue: RunCatalogue, freeze_gc: bool = True) -> None:
+    """Build every run's finder and place index now, and (by default) freeze what is alive for the GC.
+
+    Call it once when a server starts (after the app is made, before it answers): the first resident then
+    waits for no index, and ``gc.freeze()`` moves the hundreds of thousands of objects loaded by then
+    (libraries, run tables, indexes) out of the garbage collector's reach, so that the collections the
+    answers' short-lived objects trigger stay short — in ``benchmarks/web_load.py`` this halves p95.
+
+    Parameters
+    ----------
+    catalogue
+        The app's run catalogue (``app.state.catalogue``).
+    freeze_gc
+        Whether to call ``gc.collect()`` then ``gc.freeze()`` at the end.
+    """
+    for run in catalogue.runs():
+        finder_for(run)
+        place_index_for(run)
+    if freeze_gc:
+        gc.collect()
+        gc.freeze()
 
 
 def _json(body: bytes) -> Response:

@@ -35,6 +35,11 @@ if TYPE_CHECKING:
     from exquisite.network.graph import WalkNetwork
     from exquisite.web.catalogue import Run
 
+#: Route lines leave out the vertices closer than this (metres) to the line without them: a third fewer
+#: points to send, for a line shorter by under a centimetre (straight stretches of OSM ways carry many
+#: vertices that change nothing).
+ROUTE_TOLERANCE_M = 0.1
+
 #: Snapped points closer than this to an edge's end (metres) sit on that end's node (as in network.augment).
 _END_TOLERANCE_M = 1e-6
 
@@ -501,6 +506,73 @@ def _routes(
         m = w
         ptr[k + 1] = m
     return out[:m], ptr
+
+
+@njit(cache=True, nogil=True)
+def _simplify(coords: np.ndarray, ptr: np.ndarray, tol_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """Drop the vertices of each line (lon/lat) that lie within ``tol_m`` metres of the simplified line.
+
+    Douglas–Peucker on a local equirectangular projection of each line. A dropped vertex ``h`` metres off
+    a chord of ``L`` metres shortens the line by about ``2 h² / L``: at 0.1 m, well under a centimetre.
+    """
+    keep = np.zeros(coords.shape[0], dtype=np.bool_)
+    stack = np.empty((coords.shape[0] + 1, 2), dtype=np.int64)
+    for k in range(ptr.shape[0] - 1):
+        a, b = ptr[k], ptr[k + 1]
+        if b - a <= 2:
+            for i in range(a, b):
+                keep[i] = True
+            continue
+        kx = 111_320.0 * np.cos(np.radians(coords[a, 1]))
+        ky = 110_574.0
+        keep[a] = True
+        keep[b - 1] = True
+        stack[0, 0] = a
+        stack[0, 1] = b - 1
+        top = 1
+        while top > 0:
+            top -= 1
+            i0 = stack[top, 0]
+            i1 = stack[top, 1]
+            x0 = coords[i0, 0] * kx
+            y0 = coords[i0, 1] * ky
+            dx = coords[i1, 0] * kx - x0
+            dy = coords[i1, 1] * ky - y0
+            seg2 = dx * dx + dy * dy
+            worst = -1.0
+            at = -1
+            for i in range(i0 + 1, i1):
+                px = coords[i, 0] * kx - x0
+                py = coords[i, 1] * ky - y0
+                if seg2 > 0:
+                    t = min(max((px * dx + py * dy) / seg2, 0.0), 1.0)
+                    ex = px - t * dx
+                    ey = py - t * dy
+                else:
+                    ex = px
+                    ey = py
+                d2 = ex * ex + ey * ey
+                if d2 > worst:
+                    worst = d2
+                    at = i
+            if at >= 0 and worst > tol_m * tol_m:
+                keep[at] = True
+                stack[top, 0] = i0
+                stack[top, 1] = at
+                stack[top + 1, 0] = at
+                stack[top + 1, 1] = i1
+                top += 2
+    out = np.empty((int(keep.sum()), 2))
+    new_ptr = np.zeros(ptr.shape[0], dtype=np.int64)
+    m = 0
+    for k in range(ptr.shape[0] - 1):
+        for i in range(ptr[k], ptr[k + 1]):
+            if keep[i]:
+                out[m, 0] = coords[i, 0]
+                out[m, 1] = coords[i, 1]
+                m += 1
+        new_ptr[k + 1] = m
+    return out, new_ptr
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -1000,6 +1072,7 @@ class Finder:
             self._geom_lat,
             self._vert_off,
         )
+        coords, ptr = _simplify(coords, ptr, ROUTE_TOLERANCE_M)
         lon_l = np.round(coords[:, 0], 7).tolist()
         lat_l = np.round(coords[:, 1], 7).tolist()
         bounds = ptr.tolist()
