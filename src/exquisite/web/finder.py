@@ -660,11 +660,9 @@ class Finder:
 
         # destinations as nodes
         dest = destinations.reset_index(drop=True)
-        self._dest_category = dest["category"].to_numpy(dtype=object)
         edge = dest["snap_edge"].to_numpy(dtype=np.float64)
         offset = dest["snap_offset_m"].to_numpy(dtype=np.float64)
         ok = np.isfinite(edge) & (edge >= 0) & np.isfinite(offset)
-        self._dest_rows = np.flatnonzero(ok)
         self._build_graph(edge[ok].astype(np.int64), offset[ok])
 
         xy = shapely.get_coordinates(dest.geometry.values[ok])
@@ -677,7 +675,7 @@ class Finder:
         ]
         self._dest_osm_type = [str(t) for t in dest["osm_type"].to_numpy(dtype=object)[ok]]
         self._dest_osm_id = dest["osm_id"].to_numpy(dtype=np.int64)[ok]
-        cats = self._dest_category[ok]
+        cats = dest["category"].to_numpy(dtype=object)[ok]
         # one place per (category, osm feature): an open space is reached at its nearest entrance
         keys = [
             f"{c}\x00{t}\x00{i}" for c, t, i in zip(cats, self._dest_osm_type, self._dest_osm_id, strict=True)
