@@ -1,11 +1,11 @@
 """Load benchmark of the web API: "services near a point" under 20 concurrent clients, on loopback.
 
-A uvicorn server (a subprocess, 127.0.0.1, a free port) serves a demo run folder with the real app
-(``exquisite.web.app.create_app``; the API router alone when the app is not there). ``--clients`` asyncio
-clients, each on its own keep-alive connection, then ask back to back for the services near random points
-of the city — points on random streets, moved up to 30 m off them, with a random walking profile — and, for
-one request in ten each, the access at a point and a place search. The run stops after ``--seconds`` or
-``--max-requests``, whichever comes first; a warm-up before it builds the run's finder and place index.
+A uvicorn server (a subprocess, 127.0.0.1, a free port) serves a demo run folder with the app of
+``exquisite serve`` (``exquisite.web.app:served_app``: indexes built and the GC frozen at start).
+``--clients`` asyncio clients, each on its own keep-alive connection, then ask back to back for the
+services near random points of the city — points on random streets, moved up to 30 m off them, with a
+random walking profile — and, for one request in ten each, the access at a point and a place search. The
+run stops after ``--seconds`` or ``--max-requests``, whichever comes first, after a warm-up.
 The server's and the clients' CPU seconds are printed too, since a loaded machine slows the answers down.
 
 Printed: a table of requests, errors, requests/s and latency p50/p95/p99 (ms) per endpoint, and whether the
@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlencode
 
 import numpy as np
@@ -36,8 +35,6 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 GOAL_P95_MS = 100.0
 GOAL_ENDPOINT = "services"
-ENV_RUNS = "EXQUISITE_WEB_LOAD_RUNS"
-ENV_FREEZE = "EXQUISITE_WEB_LOAD_WARM_UP"
 #: A few real names of the demo extract, some misspelt, some Chinese, for the place-search share of the load.
 QUERIES = (
     "Mannerheimintie",
@@ -48,29 +45,6 @@ QUERIES = (
     "Senaatintori",
     "katu",
 )
-
-
-def served_app() -> Any:
-    """The app uvicorn serves (``--factory``): the real app, runs folder ``$EXQUISITE_WEB_LOAD_RUNS``."""
-    root = Path(os.environ[ENV_RUNS])
-    try:
-        from exquisite.web.app import create_app
-    except ImportError:
-        from fastapi import FastAPI
-
-        from exquisite.web.api import router
-        from exquisite.web.catalogue import RunCatalogue
-
-        app = FastAPI()
-        app.state.catalogue = RunCatalogue(root)
-        app.include_router(router)
-    else:
-        app = create_app(root)
-    if os.environ.get(ENV_FREEZE):
-        from exquisite.web.api import warm_up
-
-        warm_up(app.state.catalogue)
-    return app
 
 
 def _free_port() -> int:
@@ -240,11 +214,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-requests", type=int, default=50_000, help="stop after this many requests")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="uvicorn worker processes")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--warm-up",
-        action="store_true",
-        help="call exquisite.web.api.warm_up() at start: indexes built, gc.freeze() (not done by serve yet)",
-    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
 
@@ -259,9 +228,11 @@ def main(argv: list[str] | None = None) -> int:
         profiles = ["adult", "older", "child", "wheelchair"]
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
-        env = {**os.environ, ENV_RUNS: str(runs), ENV_FREEZE: "1" if args.warm_up else ""}
+        from exquisite.web.app import RUNS_ENV
+
+        env = {**os.environ, RUNS_ENV: str(runs)}
         cmd = [
-            sys.executable, "-m", "uvicorn", "web_load:served_app", "--factory", "--app-dir", str(HERE),
+            sys.executable, "-m", "uvicorn", "exquisite.web.app:served_app", "--factory",
             "--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers),
             "--log-level", "warning", "--no-access-log",
         ]  # fmt: skip
@@ -317,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     print(
         f"{args.clients} clients, {elapsed:.1f} s, {total} requests ({total / elapsed:.0f}/s), "
-        f"uvicorn workers: {args.workers}{', warm_up()' if args.warm_up else ''}, run {run.id}, "
+        f"uvicorn workers: {args.workers} (the app of `exquisite serve`), run {run.id}, "
         f"CPUs: {os.cpu_count()}"
     )
     print(

@@ -71,3 +71,14 @@ def helsinki_hsy_analysis(helsinki_hsy_region: Any) -> Any:
     from exquisite.analysis import analyse
 
     return analyse(helsinki_hsy_region)
+
+
+@pytest.fixture(scope="session")
+def demo_runs_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A runs folder holding one demo run (the whole analysis of the embedded Helsinki extract), made once."""
+    from exquisite.analysis import analyse
+    from exquisite.demo import demo_region
+
+    root = tmp_path_factory.mktemp("demo-runs")
+    analyse(demo_region()).write(root / "helsinki-demo", "en")
+    return root

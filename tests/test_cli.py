@@ -314,3 +314,43 @@ def test_unwritable_out_folder(tmp_path: Path) -> None:
 
 def test_config_that_is_a_folder(tmp_path: Path) -> None:
     _expect_clear_error(["access", str(tmp_path)], str(tmp_path))
+
+
+def test_serve_a_folder_without_runs(tmp_path: Path) -> None:
+    _expect_clear_error(["serve", "--runs", str(tmp_path)], str(tmp_path), "no run folder that can be served")
+
+
+@pytest.mark.slow
+def test_serve_answers_on_loopback(demo_runs_root: Path) -> None:
+    """The installed `exquisite serve` starts, prepares its run and answers pages and the API on 127.0.0.1."""
+    import socket
+    import time
+    import urllib.request
+
+    exe = Path(sys.executable).with_name("exquisite")
+    if not exe.exists():
+        pytest.skip("the exquisite console script is not installed next to this Python")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [str(exe), "serve", "--runs", str(demo_runs_root), "--port", str(port), "--workers", "1"]
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{base}/api/runs", timeout=2) as response:
+                    runs = json.loads(response.read())
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("exquisite serve did not answer within 60 s")
+        assert runs[0]["id"].startswith("helsinki-demo/")
+        with urllib.request.urlopen(f"{base}/runs/{runs[0]['id']}", timeout=10) as response:
+            page = response.read().decode("utf-8")
+        assert "<html" in page
+        assert "Helsinki" in page
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

@@ -10,40 +10,27 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from exquisite.web.api import router
+from exquisite.web.app import create_app
 from exquisite.web.catalogue import RunCatalogue
 from exquisite.web.finder import finder_settings
 
 pytestmark = pytest.mark.slow
 
 
-def demo_runs_root(factory: pytest.TempPathFactory) -> Path:
-    """A runs folder with one demo run, made once per test session (shared with test_web_finder)."""
-    root = factory.getbasetemp() / "web-demo-runs"
-    if not list(root.glob("helsinki-demo/*/manifest.json")):
-        from exquisite.analysis import analyse
-        from exquisite.demo import demo_region
-
-        analyse(demo_region()).write(root / "helsinki-demo")
-    return root
-
-
-def api_app(root: Path) -> FastAPI:
-    """The API router alone, on an app holding the catalogue as the real app does."""
-    app = FastAPI(openapi_url="/api/openapi.json")
-    app.state.catalogue = RunCatalogue(root)
-    app.include_router(router)
-    return app
+@pytest.fixture(scope="module")
+def root(demo_runs_root: Path) -> Path:
+    return demo_runs_root
 
 
 @pytest.fixture(scope="module")
-def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return demo_runs_root(tmp_path_factory)
+def app(root: Path) -> FastAPI:
+    """The real app of ``exquisite serve``, over the demo run."""
+    return create_app(root)
 
 
 @pytest.fixture(scope="module")
-def client(root: Path) -> TestClient:
-    return TestClient(api_app(root))
+def client(app: FastAPI) -> TestClient:
+    return TestClient(app)
 
 
 @pytest.fixture(scope="module")
@@ -152,9 +139,7 @@ def test_absurd_parameters_are_refused(
     assert response.json()["detail"]
 
 
-def test_the_real_app_serves_the_api(root: Path) -> None:
-    app_module = pytest.importorskip("exquisite.web.app")
-    client = TestClient(app_module.create_app(root))
+def test_the_api_answers_and_documents_itself(client: TestClient) -> None:
     run_id = client.get("/api/runs").json()[0]["id"]
     response = client.get(f"/api/runs/{run_id}/services", params=CENTRE)
     assert response.status_code == 200
@@ -165,7 +150,7 @@ def test_the_real_app_serves_the_api(root: Path) -> None:
     assert "/api/runs/{region}/{stamp}/services" in doc["paths"]
 
 
-def test_openapi_document_fuzzed_against_the_demo_run(root: Path, client: TestClient, run_url: str) -> None:
+def test_openapi_document_fuzzed_against_the_demo_run(app: FastAPI, client: TestClient, run_url: str) -> None:
     """A bounded schemathesis run: no 5xx, statuses, content types and bodies as the document says."""
     import schemathesis
     from hypothesis import HealthCheck, given, settings
@@ -176,7 +161,6 @@ def test_openapi_document_fuzzed_against_the_demo_run(root: Path, client: TestCl
         status_code_conformance,
     )
 
-    app = api_app(root)
     doc = copy.deepcopy(client.get("/api/openapi.json").json())
     _, _, region, stamp = run_url.strip("/").split("/")
     for operation in doc["paths"].values():

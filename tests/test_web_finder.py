@@ -35,20 +35,9 @@ from exquisite.web.places import PlaceIndex, build_place_index, neighbourhoods_f
 pytestmark = pytest.mark.slow
 
 
-def demo_runs_root(factory: pytest.TempPathFactory) -> Path:
-    """A runs folder with one demo run, made once per test session (shared with test_web_api)."""
-    root = factory.getbasetemp() / "web-demo-runs"
-    if not list(root.glob("helsinki-demo/*/manifest.json")):
-        from exquisite.analysis import analyse
-        from exquisite.demo import demo_region
-
-        analyse(demo_region()).write(root / "helsinki-demo")
-    return root
-
-
 @pytest.fixture(scope="session")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    found = RunCatalogue(demo_runs_root(tmp_path_factory)).latest()
+def run(demo_runs_root: Path) -> Run:
+    found = RunCatalogue(demo_runs_root).latest()
     assert found is not None
     return found
 

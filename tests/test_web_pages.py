@@ -25,14 +25,8 @@ LOCALE = WEB.parent / "data" / "locale"
 
 
 @pytest.fixture(scope="session")
-def runs_root(tmp_path_factory: pytest.TempPathFactory, helsinki_pbf: Path) -> Path:
-    """A runs folder holding one real demo run (the whole analysis of the embedded Helsinki extract)."""
-    from exquisite.analysis import analyse
-    from exquisite.demo import demo_region
-
-    root = tmp_path_factory.mktemp("web-runs")
-    analyse(demo_region()).write(root / "helsinki-demo", "en")
-    return root
+def runs_root(demo_runs_root: Path) -> Path:
+    return demo_runs_root
 
 
 @pytest.fixture(scope="session")

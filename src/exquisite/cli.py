@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -237,6 +238,48 @@ def demo(
     except InputError as error:
         raise _fail(error) from None
     _analyse_and_write(region, out, lang, quiet)
+
+
+@app.command()
+def serve(
+    runs: Annotated[
+        Path | None,
+        typer.Option("--runs", help="A runs folder (default: runs/, with the demo run made first if empty)."),
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.", min=1, max=65535)] = 8000,
+    workers: Annotated[
+        int, typer.Option(help="Server processes (default: one per core).", min=1, max=64)
+    ] = os.cpu_count() or 1,
+) -> None:
+    """Serve the planners' dashboard, the residents' service finder and the JSON API on http://HOST:PORT."""
+    import uvicorn
+
+    from exquisite.web.app import RUNS_ENV
+    from exquisite.web.catalogue import RunCatalogue
+
+    root = runs if runs is not None else Path("runs")
+    catalogue = RunCatalogue(root)
+    for folder, reason in catalogue.skipped().items():
+        console.print(f"[yellow]note:[/] {folder} is not served: {reason}.", highlight=False)
+    if catalogue.latest() is None:
+        if runs is not None:
+            problem = "holds no run folder that can be served"
+            hint = f"Make one first: exquisite analyse my_city.yml --out {root}/my-city (or exquisite demo)."
+            raise _fail(InputError(root, problem, hint))
+        console.print("No run yet: making the demo run first.", highlight=False)
+        demo(out=root / "helsinki-demo", lang="en", quiet=True)
+    console.print(f"Serving {root} on http://{host}:{port}  (Ctrl+C stops)", highlight=False)
+    os.environ[RUNS_ENV] = str(root.resolve())
+    uvicorn.run(
+        "exquisite.web.app:served_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 def _print_access_summary(run: AccessRun) -> None:

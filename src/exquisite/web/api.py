@@ -9,6 +9,7 @@ Every error is a JSON body ``{"detail": "<what is wrong and what to do>"}`` with
 from __future__ import annotations
 
 import gc
+import logging
 import math
 from enum import Enum
 from typing import Annotated, Any
@@ -138,8 +139,11 @@ def warm_up(catalogue: RunCatalogue, freeze_gc: bool = True) -> None:
         Whether to call ``gc.collect()`` then ``gc.freeze()`` at the end.
     """
     for run in catalogue.runs():
-        finder_for(run)
-        place_index_for(run)
+        try:
+            finder_for(run)
+            place_index_for(run)
+        except Exception:  # a broken run folder must not stop the server: its pages say so when asked
+            logging.getLogger(__name__).exception("run %s could not be prepared", run.id)
     if freeze_gc:
         gc.collect()
         gc.freeze()

@@ -8,6 +8,7 @@ package's static files under ``/static``. Nothing it serves refers to another ho
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from functools import cache
 from pathlib import Path
@@ -148,6 +149,24 @@ def _default_reason(exc: StarletteHTTPException) -> str:
         return HTTPStatus(exc.status_code).phrase
     except ValueError:
         return ""
+
+
+#: The environment variable that tells :func:`served_app` which runs folder to serve.
+RUNS_ENV = "EXQUISITE_RUNS"
+
+
+def served_app() -> FastAPI:
+    """The app each server process makes (uvicorn ``--factory``), ready before its first request.
+
+    It serves the runs folder of ``$EXQUISITE_RUNS`` (default ``runs``); every run's finder and place index
+    are built, and the objects alive by then frozen out of the garbage collector's reach
+    (:func:`exquisite.web.api.warm_up`).
+    """
+    from exquisite.web.api import warm_up
+
+    app = create_app(Path(os.environ.get(RUNS_ENV, "runs")))
+    warm_up(app.state.catalogue)
+    return app
 
 
 def create_app(runs_root: Path) -> FastAPI:

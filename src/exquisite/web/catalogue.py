@@ -13,6 +13,8 @@ import geopandas as gpd
 
 #: Files a run folder must hold to be served.
 RUN_FILES = ("manifest.json", "indicators.json", "origins.parquet", "destinations.parquet", "network.parquet")
+#: Columns of destinations.parquet the finder routes with (run folders written before them are not served).
+ROUTING_COLUMNS = ("snap_edge", "snap_offset_m")
 
 
 @dataclass(frozen=True)
@@ -88,21 +90,22 @@ class RunCatalogue:
         self._lock = threading.Lock()
 
     def runs(self) -> list[Run]:
-        """Every complete run, newest first (rescanned on each call; loaded runs are kept)."""
+        """Every run that can be served, newest first (rescanned on each call; loaded runs are kept)."""
         found = []
-        for manifest in sorted(self.root.glob("*/*/manifest.json")) + sorted(
-            self.root.glob("*/manifest.json")
-        ):
-            folder = manifest.parent
-            if not all((folder / name).is_file() for name in RUN_FILES):
+        for folder in self._folders():
+            if _unservable(folder):
                 continue
-            run_id = (
-                folder.relative_to(self.root).as_posix()
-                if folder.parent != self.root
-                else (f"{self.root.name}/{folder.name}")
-            )
-            found.append(self._run(run_id, folder))
+            region = folder.parent.name if folder.parent != self.root else self.root.name
+            found.append(self._run(f"{region}/{folder.name}", folder))
         return sorted(found, key=lambda r: r.created, reverse=True)
+
+    def skipped(self) -> dict[Path, str]:
+        """Run folders that cannot be served, and why."""
+        return {folder: reason for folder in self._folders() if (reason := _unservable(folder))}
+
+    def _folders(self) -> list[Path]:
+        manifests = sorted(self.root.glob("*/*/manifest.json")) + sorted(self.root.glob("*/manifest.json"))
+        return [m.parent for m in manifests]
 
     def get(self, run_id: str) -> Run:
         """The run with this id (KeyError when there is none)."""
@@ -123,3 +126,19 @@ class RunCatalogue:
                 manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
                 run = self._runs[run_id] = Run(run_id, folder, manifest)
             return run
+
+
+def _unservable(folder: Path) -> str:
+    """Why a run folder cannot be served ("" when it can)."""
+    missing = [name for name in RUN_FILES if not (folder / name).is_file()]
+    if missing:
+        return f"it has no {', '.join(missing)}"
+    import pyarrow.parquet as pq
+
+    try:
+        columns = set(pq.read_schema(folder / "destinations.parquet").names)
+    except (OSError, ValueError) as error:
+        return f"destinations.parquet cannot be read ({error})"
+    if not set(ROUTING_COLUMNS) <= columns:
+        return "it was written by an older version (destinations.parquet has no snap_offset_m); run it again"
+    return ""
