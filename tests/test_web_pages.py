@@ -329,7 +329,7 @@ def test_unknown_run_and_file_get_a_friendly_404(client: TestClient, run_id: str
         assert response.headers["content-type"].startswith("text/html")
         assert '<html lang="zh-Hans"' in response.text
         assert "城市列表" in response.text
-    for name in ("secret.txt", "..%2Fmanifest.json", "report.pdf"):
+    for name in ("secret.txt", "..%2Fmanifest.json", "manifest.json", "report.pdf"):
         response = client.get(f"/runs/{run_id}/files/{name}")
         assert response.status_code == 404
 

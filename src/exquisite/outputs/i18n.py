@@ -26,7 +26,7 @@ from babel.numbers import format_decimal
 #: The report's languages: code → Babel locale (``zh`` is Simplified Chinese as used in mainland China).
 LANGUAGES = {"en": "en", "zh": "zh_Hans_CN"}
 
-#: The gettext domain of every catalogue.
+#: The gettext domain of the report's catalogue (the web pages have their own, ``web``).
 DOMAIN = "exquisite"
 
 
@@ -37,23 +37,25 @@ def check_language(lang: str) -> str:
     return lang
 
 
-def catalogue_path(lang: str) -> Any:
-    """The ``.po`` file of ``lang`` inside the installed package (a Traversable)."""
-    return resources.files("exquisite").joinpath("data", "locale", lang, "LC_MESSAGES", f"{DOMAIN}.po")
+def catalogue_path(lang: str, domain: str = DOMAIN) -> Any:
+    """The ``.po`` file of ``lang`` and ``domain`` inside the installed package (a Traversable)."""
+    return resources.files("exquisite").joinpath("data", "locale", lang, "LC_MESSAGES", f"{domain}.po")
 
 
 @cache
-def translations(lang: str) -> gettext.GNUTranslations:
+def translations(lang: str, domain: str = DOMAIN) -> gettext.GNUTranslations:
     """The gettext translations of ``lang``, compiled from its shipped ``.po`` catalogue.
 
     Parameters
     ----------
     lang
         ``"en"`` or ``"zh"``.
+    domain
+        The catalogue: ``"exquisite"`` (the report) or ``"web"`` (the web pages).
     """
     check_language(lang)
-    with catalogue_path(lang).open("rb") as fh:
-        catalog = read_po(fh, locale=LANGUAGES[lang], domain=DOMAIN)
+    with catalogue_path(lang, domain).open("rb") as fh:
+        catalog = read_po(fh, locale=LANGUAGES[lang], domain=domain)
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)

@@ -119,7 +119,7 @@ class _Report:
         self._street_paths: dict[str, str] | None = None
         self._streets_id = "streets"
         self._streets_drawn = False
-        self.header_place_lang = _place_language(self.region.config.country, lang)
+        self.header_place_lang = place_language(self.region.config.country, lang)
         self._counter = 0
 
     # ------------------------------------------------------------------ shared helpers
@@ -1314,7 +1314,7 @@ def _known_names(_: Callable[[str], str]) -> dict[str, str]:
     }
 
 
-def _place_language(country: str | None, lang: str) -> str:
+def place_language(country: str | None, lang: str) -> str:
     """The language of the city's place names (its country's first official language) when not ``lang``."""
     if not country:
         return ""

@@ -13,6 +13,16 @@ import geopandas as gpd
 
 #: Files a run folder must hold to be served.
 RUN_FILES = ("manifest.json", "indicators.json", "origins.parquet", "destinations.parquet", "network.parquet")
+#: Files a reader may download, in the order the dashboard lists them (not manifest.json: it names the
+#: server's own file paths).
+DOWNLOADABLE = (
+    "indicators.csv",
+    "indicators.json",
+    "origins.parquet",
+    "destinations.parquet",
+    "network.parquet",
+    "report.html",
+)
 #: Columns of destinations.parquet the finder routes with (run folders written before them are not served).
 ROUTING_COLUMNS = ("snap_edge", "snap_offset_m")
 
@@ -67,7 +77,7 @@ class Run:
 
     def file(self, name: str) -> Path:
         """A file of the run folder that may be downloaded (KeyError for any other name)."""
-        if name not in {*RUN_FILES, "indicators.csv", "report.html"}:
+        if name not in DOWNLOADABLE:
             raise KeyError(name)
         path = self.folder / name
         if not path.is_file():

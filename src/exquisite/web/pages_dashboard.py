@@ -22,7 +22,7 @@ from exquisite.indicators.parameters import definitions, load_parameters
 from exquisite.outputs.charts import Row, bar_chart
 from exquisite.outputs.report import settings as report_settings
 from exquisite.taxonomy import default_taxonomy
-from exquisite.web.catalogue import Run
+from exquisite.web.catalogue import DOWNLOADABLE, Run
 from exquisite.web.pages_maps import base_map
 from exquisite.web.ui import UI
 
@@ -42,15 +42,6 @@ SDG_IDS = (
 #: Columns the gap table may be sorted by (query value → row key).
 GAP_SORTS = ("cell", "people", "lacking", "completeness", "missing")
 
-#: The files a reader may download, in the order listed.
-DOWNLOADS = (
-    "indicators.csv",
-    "indicators.json",
-    "origins.parquet",
-    "destinations.parquet",
-    "network.parquet",
-    "report.html",
-)
 
 
 @cache
@@ -604,7 +595,7 @@ class Dashboard:
             "report.html": _("Full report (HTML)"),
         }
         out = []
-        for name in DOWNLOADS:
+        for name in DOWNLOADABLE:
             try:
                 path = self.run.file(name)
             except KeyError:

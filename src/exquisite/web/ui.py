@@ -11,20 +11,15 @@ in memory when first used, as :mod:`exquisite.outputs.i18n` does for the report.
 from __future__ import annotations
 
 import gettext
-import io
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse
 
-from exquisite.outputs.i18n import LANGUAGES, Formatter, check_language, pick
-from exquisite.outputs.report import _place_language
+from exquisite.outputs.i18n import LANGUAGES, Formatter, pick, translations
+from exquisite.outputs.report import place_language
 
 #: The gettext domain of the web pages.
 DOMAIN = "web"
@@ -41,23 +36,9 @@ COOKIE_AGE = 365 * 24 * 3600
 MODES = ("standard", "elders")
 
 
-@cache
 def web_translations(lang: str) -> gettext.GNUTranslations:
-    """The web pages' translations of ``lang``, compiled from the shipped ``web.po`` catalogue.
-
-    Parameters
-    ----------
-    lang
-        ``"en"`` or ``"zh"``.
-    """
-    check_language(lang)
-    path = resources.files("exquisite").joinpath("data", "locale", lang, "LC_MESSAGES", f"{DOMAIN}.po")
-    with path.open("rb") as fh:
-        catalog = read_po(fh, locale=LANGUAGES[lang], domain=DOMAIN)
-    buffer = io.BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
-    buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+    """The web pages' translations of ``lang`` (``"en"`` or ``"zh"``), from the shipped ``web.po``."""
+    return translations(lang, DOMAIN)
 
 
 def accept_language(header: str) -> str | None:
@@ -166,7 +147,7 @@ class UI:
 
     def place_lang(self, country: str | None) -> str:
         """The ``lang`` of the city's place names (its country's language); empty when it is the page's."""
-        return self.text_lang(_place_language(country, self.lang))
+        return self.text_lang(place_language(country, self.lang))
 
     def distance(self, metres: float) -> str:
         """``500 m``, ``1.08 km``."""
