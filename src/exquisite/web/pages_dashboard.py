@@ -43,7 +43,6 @@ SDG_IDS = (
 GAP_SORTS = ("cell", "people", "lacking", "completeness", "missing")
 
 
-
 @cache
 def lifecircle_tiers() -> dict[str, Any]:
     """The tiers of the life-circle family file (``lifecircles.yml``)."""
