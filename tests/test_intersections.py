@@ -10,7 +10,7 @@ import shapely
 
 from exquisite.network.build import build_network, csr_from_edges
 from exquisite.network.graph import WalkNetwork
-from exquisite.network.intersections import consolidated_intersections, node_degree
+from exquisite.network.intersections import _consolidate, consolidated_intersections, node_degree
 from exquisite.sources.osm import read_osm
 
 CRS = "EPSG:32635"
@@ -63,7 +63,7 @@ def test_cluster_counts_once_dead_ends_and_joints_never() -> None:
     edges = [(0, 1), (1, 2), (2, 0), (0, 3), (1, 4), (2, 5), (6, 7), (6, 8), (6, 9), (7, 11)]
     net = make_network(nodes, edges)
     assert node_degree(net).tolist() == [3, 3, 3, 1, 1, 1, 3, 2, 1, 1, 0, 1]
-    points = consolidated_intersections(net, 12.0)
+    points = consolidated_intersections(net, 12.0).points(CRS)
     assert len(points) == 2
     assert points.crs == CRS
     # the lone intersection stays where its node is
@@ -80,7 +80,7 @@ def test_two_nodes_merge_at_their_midpoint_and_chains_merge_transitively() -> No
     nodes = [(x, 0.0) for x in xs] + [(x, 50.0) for x in xs] + [(x, -50.0) for x in xs]
     edges = [(0, 1), (1, 2), (2, 3)] + [(i, i + 4) for i in range(4)] + [(i, i + 8) for i in range(4)]
     net = make_network(nodes, edges)
-    points = consolidated_intersections(net, 12.0)
+    points = consolidated_intersections(net, 12.0).points(CRS)
     assert len(points) == 2
     # the chain's union of three equal discs centred on 0, 20, 40 is symmetric about x = 20
     assert _xy(points)[0] == pytest.approx((20.0, 0.0), abs=1e-6)
@@ -91,7 +91,7 @@ def test_two_nodes_merge_at_their_midpoint_and_chains_merge_transitively() -> No
         [(0, 0), (10, 0), (0, 50), (0, -50), (10, 50), (10, -50)],
         [(0, 1), (0, 2), (0, 3), (1, 4), (1, 5)],
     )
-    assert _xy(consolidated_intersections(pair, 12.0)) == [pytest.approx((5.0, 0.0), abs=1e-6)]
+    assert _xy(consolidated_intersections(pair, 12.0).points(CRS)) == [pytest.approx((5.0, 0.0), abs=1e-6)]
 
 
 def test_buffers_that_only_touch_stay_apart() -> None:
@@ -131,7 +131,8 @@ def test_empty_network_and_no_intersections() -> None:
 def test_helsinki_extract_intersections(helsinki_pbf: Path) -> None:
     net = build_network(read_osm(helsinki_pbf).walk_ways, CRS)
     raw = int(np.count_nonzero(node_degree(net, ["pedestrian_area"]) >= 3))
-    points = consolidated_intersections(net, 12.0, exclude_highway=["pedestrian_area"])
+    found = consolidated_intersections(net, 12.0, exclude_highway=["pedestrian_area"])
+    points = found.points(CRS)
     # consolidation merges, never splits; every point lies within the network's extent
     assert 0 < len(points) < raw
     x0, y0, x1, y1 = net.node_x.min(), net.node_y.min(), net.node_x.max(), net.node_y.max()
@@ -140,4 +141,15 @@ def test_helsinki_extract_intersections(helsinki_pbf: Path) -> None:
     per_km2 = len(points) / ((x1 - x0) * (y1 - y0) / 1e6)
     assert 50 < per_km2 < 500
     # computed once per network and tolerance
-    assert points is consolidated_intersections(net, 12.0, exclude_highway=["pedestrian_area"])
+    assert found is consolidated_intersections(net, 12.0, exclude_highway=["pedestrian_area"])
+    # counting in an area draws exact positions only near its boundary, and agrees with the exact points:
+    # boxes whose edges cut through the dense centre's merged sidewalk clusters
+    fresh = _consolidate(net, 12.0, 3, ("pedestrian_area",))  # no exact position drawn yet
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        cx, cy = rng.uniform(x0, x1), rng.uniform(y0, y1)
+        w, h = rng.uniform(50, 600, size=2)
+        box = shapely.box(cx - w, cy - h, cx + w, cy + h)
+        exact = int(np.count_nonzero(shapely.contains_xy(box, points.x.to_numpy(), points.y.to_numpy())))
+        assert fresh.count_within(box) == exact
+    assert 0 < len(fresh._exact) < np.count_nonzero(fresh.bound_m > 0)

@@ -22,7 +22,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 
 from exquisite.access.compute import nearest_column
 from exquisite.indicators.inputs import AnalysisInputs
@@ -276,14 +275,13 @@ def _intersection_density(
     inputs: AnalysisInputs, area: Area, version: str, params: dict[str, Any]
 ) -> Indicator:
     spec = params["intersections"]
-    points = consolidated_intersections(
+    intersections = consolidated_intersections(
         inputs.network,
         float(spec["tolerance_m"]),
         int(spec["min_degree"]),
         tuple(spec["exclude_highway"]),
     )
-    inside = shapely.contains_xy(area.geometry, points.x.to_numpy(), points.y.to_numpy())
-    count = float(np.count_nonzero(inside))
+    count = float(intersections.count_within(area.geometry))
     km2 = area.area_km2
     caveats = [
         "The walking network includes footways, sidewalks and crossings mapped as their own ways, as GHSCI's "

@@ -294,9 +294,16 @@ def _built_up(open_space: np.ndarray, landuse: np.ndarray, buildings: np.ndarray
     inside = shapely.contains_properly(zones[zone_i], buildings[building_i])
     kept = buildings.copy()
     kept[np.unique(building_i[inside])] = None
-    for z, b in zip(zone_i[~inside], building_i[~inside], strict=True):
-        if kept[b] is not None:
-            kept[b] = shapely.difference(kept[b], zones[z])
+    cut_zone, cut_building = zone_i[~inside], building_i[~inside]
+    cut = ~shapely.is_missing(kept[cut_building])
+    cut_zone, cut_building = cut_zone[cut], cut_building[cut]
+    # a building crossing one zone's edge loses that part in one vectorised step; one crossing several,
+    # one zone at a time
+    ones, counts = np.unique(cut_building, return_counts=True)
+    single = np.isin(cut_building, ones[counts == 1])
+    kept[cut_building[single]] = shapely.difference(kept[cut_building[single]], zones[cut_zone[single]])
+    for z, b in zip(cut_zone[~single], cut_building[~single], strict=True):
+        kept[b] = shapely.difference(kept[b], zones[z])
     kept = kept[~shapely.is_missing(kept)]
     pieces = shapely.get_parts(kept)
     polygon = shapely.get_type_id(pieces) == shapely.GeometryType.POLYGON
