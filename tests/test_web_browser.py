@@ -1,8 +1,9 @@
 """The web app in a real browser: axe-core, keyboard-only use, elders' mode, screenshots (issue #4, 7 and 10).
 
-One demo run is analysed into a temporary runs folder and served by the real app (uvicorn on 127.0.0.1, a free
-port, a background thread); Debian's Chromium (``/usr/bin/chromium``) is driven by Playwright's sync API, one
-browser for the whole module. axe-core is the copy bundled with ``axe-playwright-python``.
+The demo run of conftest's ``demo_runs_root`` (a temporary runs folder) is served by the real app (uvicorn
+on 127.0.0.1, a free port, a background thread); Debian's Chromium (``/usr/bin/chromium``) is driven by
+Playwright's sync API, one browser for the whole module. axe-core is the copy bundled with
+``axe-playwright-python``.
 
 - every page (runs list, dashboard, finder form, place matches, the answer for a real place, the settings
   page, a finder search without match and a 404 error page) × English and Chinese × standard and elders' view:
@@ -84,21 +85,23 @@ PAGES: dict[str, tuple[str, int]] = {
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A demo run folder (``<tmp>/runs/helsinki-demo/<stamp>``) written by the real analysis."""
-    from exquisite.analysis import analyse
-    from exquisite.demo import demo_region
-
-    runs = tmp_path_factory.mktemp("browser-runs")
-    return Path(analyse(demo_region()).write(runs / "helsinki-demo", "en"))
+def demo_run(demo_runs_root: Path) -> Path:
+    """The demo run folder (``<runs>/helsinki-demo/<stamp>``) written by the real analysis (conftest)."""
+    stamps = sorted(p for p in (demo_runs_root / "helsinki-demo").iterdir() if p.is_dir())
+    assert stamps, f"no demo run under {demo_runs_root}"
+    return stamps[-1]
 
 
 @pytest.fixture(scope="module")
-def server(demo_run: Path) -> Iterator[Any]:
-    """The real app over the demo run's runs folder, served on 127.0.0.1 at a free port."""
+def server(demo_runs_root: Path) -> Iterator[Any]:
+    """The real app over the demo runs folder, prepared as ``exquisite serve`` prepares it (finder and
+    place index built before the first request), served on 127.0.0.1 at a free port."""
+    from exquisite.web.api import warm_up
     from exquisite.web.app import create_app
 
-    with live_server(create_app(demo_run.parent.parent)) as live:
+    app = create_app(demo_runs_root)
+    warm_up(app.state.catalogue, freeze_gc=False)
+    with live_server(app) as live:
         yield live
 
 
