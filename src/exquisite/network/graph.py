@@ -75,7 +75,12 @@ class WalkNetwork:
         return int(self.edge_u.shape[0])
 
     def edge_lines(self) -> np.ndarray:
-        """Each edge's polyline as a shapely ``LineString`` (array of ``n_edges``)."""
-        coords = np.column_stack([self.geom_x, self.geom_y])
-        edge_of_vertex = np.repeat(np.arange(self.n_edges), np.diff(self.geom_ptr))
-        return shapely.linestrings(coords, indices=edge_of_vertex)
+        """Each edge's polyline as a shapely ``LineString`` (read-only array of ``n_edges``, made once)."""
+        lines = self.__dict__.get("_edge_lines")
+        if lines is None:
+            coords = np.column_stack([self.geom_x, self.geom_y])
+            edge_of_vertex = np.repeat(np.arange(self.n_edges), np.diff(self.geom_ptr))
+            lines = shapely.linestrings(coords, indices=edge_of_vertex)
+            lines.flags.writeable = False
+            object.__setattr__(self, "_edge_lines", lines)  # a cache on a frozen dataclass
+        return lines
