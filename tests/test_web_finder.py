@@ -343,3 +343,11 @@ def test_grid_neighbourhoods_are_named_by_their_nearest_street(run: Run, places:
     hoods = neighbourhoods_from_origins(run.origins, streets)
     assert hoods
     assert all(h.label.startswith("Near ") for h in hoods)
+
+
+def test_places_of_one_name_are_told_apart_by_their_street(places: PlaceIndex) -> None:
+    hits = places.search("Kluuvi", 10)
+    labels = [h.label for h in hits]
+    assert len(labels) == len(set(labels))
+    # the demo extract has two amenities named just "Kluuvi", some 500 m apart
+    assert sum(label.startswith("Kluuvi, ") for label in labels) >= 2

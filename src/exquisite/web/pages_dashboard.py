@@ -12,6 +12,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -20,6 +21,7 @@ import pandas as pd
 
 from exquisite.indicators.parameters import definitions, load_parameters
 from exquisite.outputs.charts import Row, bar_chart
+from exquisite.outputs.i18n import Formatter
 from exquisite.outputs.report import settings as report_settings
 from exquisite.taxonomy import default_taxonomy
 from exquisite.web.catalogue import DOWNLOADABLE, Run
@@ -198,7 +200,7 @@ class Dashboard:
         return {
             "city": self.run.name,
             "place_lang": self.ui.place_lang(region.get("country")),
-            "stamp": self.run.created,
+            "stamp": _run_time(self.run.created, self.fmt),
             "population": self.fmt.number(float(origins["population"].sum()), 0),
             "origins": self.fmt.number(len(origins), 0),
             "destinations": self.fmt.number(len(self.run.destinations), 0),
@@ -642,3 +644,12 @@ def _unique(items: Iterable[str]) -> list[str]:
         if item:
             seen.setdefault(item, None)
     return list(seen)
+
+
+def _run_time(stamp: str, fmt: Formatter) -> str:
+    """A run folder's UTC stamp (``20261129T202013Z``) as a date and time for readers (the stamp if odd)."""
+    try:
+        when = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return stamp
+    return f"{fmt.date(when.date())} {when:%H:%M}"

@@ -14,6 +14,7 @@ Chinese and Latin script alike.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import unicodedata
@@ -169,7 +170,22 @@ class PlaceIndex:
             hits.append(PlaceHit(shown, lon, lat, kind, round(min(score, 100.0), 1)))
             if len(hits) == limit:
                 break
-        return hits
+        return self._told_apart(hits)
+
+    def _told_apart(self, hits: list[PlaceHit]) -> list[PlaceHit]:
+        """Places of one name at different spots, named with their nearest street ("Kluuvi, Mikonkatu")."""
+        names = [h.label for h in hits]
+        streets = [e for e in self.entries if e[3] == "street"]
+        if not streets:
+            return hits
+        told = []
+        for hit in hits:
+            if names.count(hit.label) > 1:
+                near = min(streets, key=functools.partial(_metres_to, hit.lon, hit.lat))[0]
+                told.append(PlaceHit(f"{hit.label}, {near}", hit.lon, hit.lat, hit.kind, hit.score))
+            else:
+                told.append(hit)
+        return told
 
 
 def _dedupe(
@@ -194,6 +210,11 @@ def _dedupe(
             group.append(len(kept))
             kept.append((label, lon, lat, kind, variants))
     return kept
+
+
+def _metres_to(lon: float, lat: float, entry: tuple[str, float, float, str, tuple[str, ...]]) -> float:
+    """Metres from a point to an index entry's position."""
+    return _metres(lon, lat, entry[1], entry[2])
 
 
 def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
