@@ -59,19 +59,9 @@ def snap_points(
     if network.n_edges == 0 or n == 0:
         return Snapped(np.full(n, -1, dtype=np.int64), np.full(n, np.nan), np.full(n, np.nan))
 
-    vert_edge = np.repeat(np.arange(network.n_edges), np.diff(network.geom_ptr))
-    step = np.hypot(np.diff(network.geom_x), np.diff(network.geom_y))
-    is_seg = vert_edge[1:] == vert_edge[:-1]
-    step[~is_seg] = 0.0
-    cum = np.concatenate([[0.0], np.cumsum(step)])
-    vert_offset = cum - cum[network.geom_ptr[:-1]][vert_edge]
-
-    seg_start = np.flatnonzero(is_seg)
+    vert_edge, vert_offset, seg_start, tree = _segments(network)
     ax, ay = network.geom_x[seg_start], network.geom_y[seg_start]
     bx, by = network.geom_x[seg_start + 1], network.geom_y[seg_start + 1]
-    tree = shapely.STRtree(
-        shapely.linestrings(np.stack([np.column_stack([ax, ay]), np.column_stack([bx, by])], 1))
-    )
     (_, seg), _ = tree.query_nearest(shapely.points(x, y), all_matches=False, return_distance=True)
 
     dx, dy = bx[seg] - ax[seg], by[seg] - ay[seg]
@@ -97,3 +87,29 @@ def snap_points(
 
     offset = np.clip(offset, 0.0, network.edge_length_m[edge])
     return Snapped(edge.astype(np.int64), offset, distance)
+
+
+def _segments(network: WalkNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray, shapely.STRtree]:
+    """The network's straight segments, indexed once per network (kept on it, like its edge lines).
+
+    Returns the edge of each polyline vertex, each vertex's offset along its edge, the first vertex of each
+    segment, and an STRtree of the segments.
+    """
+    cached = network.__dict__.get("_segments")
+    if cached is not None:
+        return cached
+    vert_edge = np.repeat(np.arange(network.n_edges), np.diff(network.geom_ptr))
+    step = np.hypot(np.diff(network.geom_x), np.diff(network.geom_y))
+    is_seg = vert_edge[1:] == vert_edge[:-1]
+    step[~is_seg] = 0.0
+    cum = np.concatenate([[0.0], np.cumsum(step)])
+    vert_offset = cum - cum[network.geom_ptr[:-1]][vert_edge]
+    seg_start = np.flatnonzero(is_seg)
+    a = np.column_stack([network.geom_x[seg_start], network.geom_y[seg_start]])
+    b = np.column_stack([network.geom_x[seg_start + 1], network.geom_y[seg_start + 1]])
+    tree = shapely.STRtree(shapely.linestrings(np.stack([a, b], 1)))
+    for array in (vert_edge, vert_offset, seg_start):
+        array.flags.writeable = False
+    cached = (vert_edge, vert_offset, seg_start, tree)
+    object.__setattr__(network, "_segments", cached)  # a cache on a frozen dataclass
+    return cached
