@@ -195,13 +195,14 @@ def street_paths(
     """
     lines = network.edge_lines()
     highway = np.asarray(network.edge_highway).astype(str)
-    shapely.prepare(boundary)
-    inside = shapely.intersects(lines, boundary)
+    shapely.prepare(boundary)  # the prepared geometry must come first in each predicate
+    inside = shapely.intersects(boundary, lines)
     lines, highway = lines[inside], highway[inside]
-    covered = shapely.covered_by(lines, boundary)
+    covered = shapely.covers(boundary, lines)
     lines = lines.copy()
     lines[~covered] = shapely.intersection(lines[~covered], boundary)
-    lines = shapely.simplify(lines, 0.5 / frame.scale)
+    bends = shapely.get_num_coordinates(lines) > 2  # a straight segment has nothing to simplify
+    lines[bends] = shapely.simplify(lines[bends], 0.5 / frame.scale)
     names = list(classes)
     which = np.full(len(lines), len(names) - 1)
     for i, name in reversed(list(enumerate(names))):
