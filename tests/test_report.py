@@ -279,7 +279,6 @@ def test_bar_chart_bars_are_proportional() -> None:
     svg = bar_chart(
         "c",
         "Title",
-        "Desc",
         [Row("A", [50.0]), Row("B", [25.0]), Row("C", [None])],
         ["s"],
         str,

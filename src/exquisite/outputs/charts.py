@@ -42,10 +42,22 @@ class Row:
     lang: str = ""
 
 
+def describe(rows: Sequence[Row], series: Sequence[str], value_text: Callable[[float], str]) -> str:
+    """A chart's description for a screen reader: every row with its values in words."""
+    parts = []
+    for row in rows:
+        values = ", ".join(
+            f"{name} {value_text(v)}" if len(series) > 1 else value_text(v)
+            for name, v in zip(series, row.values, strict=False)
+            if v is not None and math.isfinite(v)
+        )
+        parts.append(f"{row.label}: {values or '–'}")
+    return "; ".join(parts)
+
+
 def bar_chart(
     ident: str,
     title: str,
-    description: str,
     rows: Sequence[Row],
     series: Sequence[str],
     value_text: Callable[[float], str],
@@ -57,8 +69,9 @@ def bar_chart(
     ----------
     ident
         A unique id prefix for the chart's title and description.
-    title, description
-        What a screen reader announces; the description should give the main figures in words.
+    title
+        What a screen reader announces first; the description that follows gives every figure in words
+        (:func:`describe`).
     rows
         The items, top to bottom.
     series
@@ -145,6 +158,7 @@ def bar_chart(
             f"{escape(value_text(t))}</text>"
         )
     height = grid_bottom + AXIS_HEIGHT
+    description = describe(rows, series, value_text)
     return (
         f'<svg class="chart" viewBox="0 0 {WIDTH:.0f} {height:.1f}" role="img" '
         f'aria-labelledby="{ident}-title {ident}-desc">'

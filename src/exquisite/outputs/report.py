@@ -312,12 +312,6 @@ class _Report:
             return self.position_label(text)
         return _known_names(_).get(text, text)
 
-    def source_text(self, source: dict[str, Any]) -> str:
-        """``name (file, vintage)`` of a source record."""
-        name = source.get("name", "")
-        details = [str(source[k]) for k in ("file", "vintage") if source.get(k)]
-        return f"{name} ({', '.join(details)})" if details else str(name)
-
     def find(self, indicator_id: str, group: str = "all", **parameters: Any) -> Indicator | None:
         """The first city record with this id, group and parameters (None when absent)."""
         for record in self.by_id.get(indicator_id, []):
@@ -362,7 +356,7 @@ class _Report:
         **options: Any,
     ) -> dict[str, Any]:
         """A chart block: the bar chart of ``rows`` × ``series`` (callers add an intro, a note …)."""
-        svg = bar_chart(self.ident(stem), title, _describe(rows, series, text), rows, series, text, **options)
+        svg = bar_chart(self.ident(stem), title, rows, series, text, **options)
         return {"kind": "chart", "title": title, "svg": svg}
 
     # ------------------------------------------------------------------ the context
@@ -576,13 +570,13 @@ class _Report:
     # ------------------------------------------------------------------ family sections
     def _profiles_in(self, records: Iterable[Indicator]) -> list[str]:
         """Profiles named by records, in the run's profile order (unknown ones last)."""
-        present = _unique(str(r.parameters.get("profile")) for r in records if r.parameters.get("profile"))
+        present = unique(str(r.parameters.get("profile")) for r in records if r.parameters.get("profile"))
         order = list(self.analysis.inputs.profiles)
         return sorted(present, key=lambda p: order.index(p) if p in order else len(order))
 
     def _category_order(self, names: Iterable[str]) -> list[str]:
         order = self.analysis.inputs.categories
-        names = _unique(names)
+        names = unique(names)
         return sorted(names, key=lambda n: order.index(n) if n in order else len(order))
 
     def _pct(self, value: float) -> str:
@@ -669,7 +663,7 @@ class _Report:
             if not coverage:
                 continue
             profiles = self._profiles_in(coverage)
-            items = _unique(str(r.parameters.get("item")) for r in coverage)
+            items = unique(str(r.parameters.get("item")) for r in coverage)
             required = {str(r.parameters.get("item")): bool(r.parameters.get("required")) for r in coverage}
             items.sort(key=lambda i: not required.get(i, False))
             values = self.values(f"lifecircle_{t}_coverage", "item", items, "profile", profiles)
@@ -918,8 +912,8 @@ class _Report:
         blocks: list[dict[str, Any]] = []
         transit = self.by_id.get("sdg_11_2_1", [])
         if transit:
-            variants = _unique(str(r.parameters.get("variant", "")) for r in transit)
-            groups = _unique(r.group for r in transit)
+            variants = unique(str(r.parameters.get("variant", "")) for r in transit)
+            groups = unique(r.group for r in transit)
             values = self.values("sdg_11_2_1", "variant", variants, "group", groups)
             rows = [
                 Row(self.variant_label(v, transit=True), x) for v, x in zip(variants, values, strict=True)
@@ -1111,7 +1105,7 @@ class _Report:
                 }
             )
         if gaps:
-            groups = _unique(r.group for r in gaps)
+            groups = unique(r.group for r in gaps)
             categories = categories_of(gaps)
             values = self.values("equity_gap", "category", categories, "group", groups)
             rows = [Row(self.category_label(c), v) for c, v in zip(categories, values, strict=True)]
@@ -1207,7 +1201,7 @@ class _Report:
         for indicator_id, records in self.by_id.items():
             definition = self.defs.get(indicator_id, {})
             texts = [{p["key"]: p for p in self.parameter_text(r.parameters)} for r in records]
-            keys = _unique(k for t in texts for k in t)
+            keys = unique(k for t in texts for k in t)
             constant = [
                 k for k in keys if all(k in t for t in texts) and len({t[k]["value"] for t in texts}) == 1
             ]
@@ -1240,9 +1234,9 @@ class _Report:
                     "definition": pick(definition.get("definition"), self.lang),
                     "standard": str(definition.get("standard", "")),
                     "unit": self.unit_text(records[0].unit),
-                    "sources": _unique(self.source_text(s) for r in records for s in r.sources),
-                    "method_version": ", ".join(_unique(r.method_version for r in records)),
-                    "caveats": _unique(c for r in records for c in r.caveats),
+                    "sources": unique(source_text(s) for r in records for s in r.sources),
+                    "method_version": ", ".join(unique(r.method_version for r in records)),
+                    "caveats": unique(c for r in records for c in r.caveats),
                     "common": common,
                     "columns": columns,
                     "numeric": list(range(numeric_from, len(columns))),
@@ -1298,8 +1292,8 @@ class _Report:
         for kind, records in self.analysis.inputs.sources.items():
             if kind == "osm":
                 continue
-            credits.extend(self.source_text(r) for r in records)
-        return _unique(credits)
+            credits.extend(source_text(r) for r in records)
+        return unique(credits)
 
 
 def _known_names(_: Callable[[str], str]) -> dict[str, str]:
@@ -1336,19 +1330,6 @@ def _lifecircle_tiers() -> dict[str, Any]:
         return {}
 
 
-def _describe(rows: Sequence[Row], series: Sequence[str], text: Callable[[float], str]) -> str:
-    """A chart's description: every row with its values, for a screen reader."""
-    parts = []
-    for row in rows:
-        values = ", ".join(
-            f"{name} {text(v)}" if len(series) > 1 else text(v)
-            for name, v in zip(series, row.values, strict=False)
-            if v is not None and math.isfinite(v)
-        )
-        parts.append(f"{row.label}: {values or '–'}")
-    return "; ".join(parts)
-
-
 def _float(value: Any) -> float | None:
     try:
         result = float(value)
@@ -1370,7 +1351,14 @@ def _bar_share(record: Indicator) -> float | None:
     return float(min(max(value, 0.0), 100.0))
 
 
-def _unique(items: Iterable[str]) -> list[str]:
+def source_text(source: dict[str, Any]) -> str:
+    """``name (file, vintage)`` of a source record."""
+    name = source.get("name", "")
+    details = [str(source[k]) for k in ("file", "vintage") if source.get(k)]
+    return f"{name} ({', '.join(details)})" if details else str(name)
+
+
+def unique(items: Iterable[str]) -> list[str]:
     """Items in first-seen order without repeats or empties."""
     seen: dict[str, None] = {}
     for item in items:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -23,6 +23,7 @@ from exquisite.indicators.parameters import definitions, load_parameters
 from exquisite.outputs.charts import Row, bar_chart
 from exquisite.outputs.i18n import Formatter
 from exquisite.outputs.report import settings as report_settings
+from exquisite.outputs.report import source_text, unique
 from exquisite.taxonomy import default_taxonomy
 from exquisite.web.catalogue import DOWNLOADABLE, Run
 from exquisite.web.pages_maps import base_map
@@ -189,7 +190,7 @@ class Dashboard:
         **kw: Any,
     ) -> dict[str, Any]:
         """A chart block (title and inline SVG)."""
-        svg = bar_chart(self.ident(stem), title, _describe(rows, series, text), rows, series, text, **kw)
+        svg = bar_chart(self.ident(stem), title, rows, series, text, **kw)
         return {"title": title, "svg": svg}
 
     # ------------------------------------------------------------------ summary
@@ -226,7 +227,7 @@ class Dashboard:
                         "detail": self.ratio_text(record),
                         "definition": self.definition(indicator_id),
                         "standard": str(self.defs.get(indicator_id, {}).get("standard", "")),
-                        "sources": _unique(_source_text(s) for s in record.get("sources", [])),
+                        "sources": unique(source_text(s) for s in record.get("sources", [])),
                         "caveats": list(record.get("caveats", [])),
                         "method_version": str(record.get("method_version", "")),
                     }
@@ -252,7 +253,7 @@ class Dashboard:
 
     def profiles_of(self, records: Iterable[dict[str, Any]]) -> list[str]:
         """Profiles named by records, in the run's order."""
-        present = _unique(str(r.get("parameters", {}).get("profile", "")) for r in records)
+        present = unique(str(r.get("parameters", {}).get("profile", "")) for r in records)
         order = list(self.profiles)
         return sorted(present, key=lambda p: order.index(p) if p in order else len(order))
 
@@ -295,7 +296,7 @@ class Dashboard:
         coverage = self.by_id.get(f"lifecircle_{tier}_coverage", [])
         if coverage:
             cprofiles = self.profiles_of(coverage)
-            items = _unique(str(r["parameters"].get("item")) for r in coverage)
+            items = unique(str(r["parameters"].get("item")) for r in coverage)
             required = {
                 str(r["parameters"].get("item")): bool(r["parameters"].get("required")) for r in coverage
             }
@@ -336,7 +337,7 @@ class Dashboard:
         blocks = []
 
         def categories(records: list[dict[str, Any]]) -> list[str]:
-            names = _unique(str(r["parameters"].get("category", "")) for r in records)
+            names = unique(str(r["parameters"].get("category", "")) for r in records)
             order = list(self.taxonomy)
             names = [n for n in names if not n.startswith(skip)]
             return sorted(names, key=lambda n: order.index(n) if n in order else len(order))
@@ -366,7 +367,7 @@ class Dashboard:
             )
         gaps = self.by_id.get("equity_gap", [])
         if gaps:
-            groups = _unique(str(r["group"]) for r in gaps)
+            groups = unique(str(r["group"]) for r in gaps)
             rows = [
                 Row(
                     self.category_label(c),
@@ -558,9 +559,7 @@ class Dashboard:
     # ------------------------------------------------------------------ districts, downloads
     def districts(self) -> dict[str, Any] | None:
         """Headline figures per district (when the run has districts)."""
-        areas = _unique(
-            str(r.get("area")) for r in self.run.indicators if r.get("area") not in {None, "city"}
-        )
+        areas = unique(str(r.get("area")) for r in self.run.indicators if r.get("area") not in {None, "city"})
         if not areas:
             return None
         ids = [
@@ -612,38 +611,11 @@ class Dashboard:
         return out
 
 
-def _describe(rows: Sequence[Row], series: Sequence[str], text: Callable[[float], str]) -> str:
-    """A chart's description for a screen reader: every row with its values."""
-    parts = []
-    for row in rows:
-        values = ", ".join(
-            f"{name} {text(v)}" if len(series) > 1 else text(v)
-            for name, v in zip(series, row.values, strict=False)
-            if v is not None and math.isfinite(v)
-        )
-        parts.append(f"{row.label}: {values or '–'}")
-    return "; ".join(parts)
-
-
 def _value(record: dict[str, Any] | None) -> float | None:
     if record is None or record.get("value") is None:
         return None
     value = float(record["value"])
     return value if math.isfinite(value) else None
-
-
-def _source_text(source: dict[str, Any]) -> str:
-    name = source.get("name", "")
-    details = [str(source[k]) for k in ("file", "vintage") if source.get(k)]
-    return f"{name} ({', '.join(details)})" if details else str(name)
-
-
-def _unique(items: Iterable[str]) -> list[str]:
-    seen: dict[str, None] = {}
-    for item in items:
-        if item:
-            seen.setdefault(item, None)
-    return list(seen)
 
 
 def _run_time(stamp: str, fmt: Formatter) -> str:
