@@ -22,6 +22,7 @@ from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 #: The report's languages: code → Babel locale (``zh`` is Simplified Chinese as used in mainland China).
 LANGUAGES = {"en": "en", "zh": "zh_Hans_CN"}
@@ -60,6 +61,23 @@ def translations(lang: str, domain: str = DOMAIN) -> gettext.GNUTranslations:
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
     return gettext.GNUTranslations(buffer)
+
+
+@cache
+def jinja_environment(package: str, lang: str, domain: str = DOMAIN) -> Environment:
+    """The Jinja2 environment of ``package``'s ``templates`` folder with ``domain``'s gettext in ``lang``.
+
+    Autoescaped HTML, the ``i18n`` extension with new-style gettext; one per package, language and domain.
+    """
+    env = Environment(
+        loader=PackageLoader(package, "templates"),
+        autoescape=select_autoescape(["html"]),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.install_gettext_translations(translations(lang, domain), newstyle=True)  # type: ignore[attr-defined]
+    return env
 
 
 @dataclass(frozen=True)

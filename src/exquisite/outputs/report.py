@@ -19,13 +19,12 @@ import numpy as np
 import pandas as pd
 import yaml
 from babel.languages import get_official_languages
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from exquisite.access.run import OSM_ATTRIBUTION
 from exquisite.indicators.parameters import definitions, load_parameters
 from exquisite.indicators.records import Indicator
 from exquisite.outputs.charts import Row, bar_chart
-from exquisite.outputs.i18n import Formatter, check_language, pick, translations
+from exquisite.outputs.i18n import Formatter, check_language, jinja_environment, pick, translations
 from exquisite.outputs.maps import MapFrame, SvgMap, classify, street_paths
 
 if TYPE_CHECKING:
@@ -66,19 +65,6 @@ def headline_records(analysis: Analysis) -> list[Indicator]:
     return records
 
 
-@cache
-def _environment(lang: str) -> Environment:
-    env = Environment(
-        loader=PackageLoader("exquisite.outputs", "templates"),
-        autoescape=select_autoescape(["html"]),
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
-    return env
-
-
 def render_report(analysis: Analysis, lang: str) -> str:
     """The report of an analysis as one self-contained HTML page.
 
@@ -96,7 +82,7 @@ def render_report(analysis: Analysis, lang: str) -> str:
     """
     check_language(lang)
     report = _Report(analysis, lang)
-    return _environment(lang).get_template("report.html").render(**report.context())
+    return jinja_environment("exquisite.outputs", lang).get_template("report.html").render(**report.context())
 
 
 class _Report:

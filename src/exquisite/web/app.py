@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Awaitable, Callable
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +17,13 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exquisite import __version__
+from exquisite.outputs.i18n import jinja_environment
 from exquisite.web.catalogue import RunCatalogue
-from exquisite.web.ui import UI, ui_for, web_translations
+from exquisite.web.ui import DOMAIN, UI, ui_for
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +40,9 @@ SECURITY_HEADERS = {
 }
 
 
-@cache
 def environment(lang: str) -> Environment:
     """The Jinja2 environment of the pages in ``lang`` (gettext of the ``web`` domain installed)."""
-    env = Environment(
-        loader=PackageLoader("exquisite.web", "templates"),
-        autoescape=select_autoescape(["html"]),
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.install_gettext_translations(web_translations(lang), newstyle=True)  # type: ignore[attr-defined]
-    return env
+    return jinja_environment("exquisite.web", lang, DOMAIN)
 
 
 def render(request: Request, template: str, context: dict[str, Any], status_code: int = 200) -> HTMLResponse:
