@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 
+from governance_support import *  # noqa: F403  (fixtures of the governance store)
+from mail_support import *  # noqa: F403  (the SMTP sink)
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 

@@ -179,8 +179,13 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_map)
 
 
-def _read_yaml(path: Path, label: str) -> Any:
-    """Parse a YAML file, turning every failure into an :class:`InputError` naming the file."""
+def read_yaml(
+    path: Path, label: str, empty_hint: str = "Write at least name, country, osm and population."
+) -> Any:
+    """Parse a YAML file, turning every failure into an :class:`InputError` naming the file.
+
+    ``empty_hint`` says what an empty file should hold.
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -200,7 +205,7 @@ def _read_yaml(path: Path, label: str) -> Any:
             label, f"is not UTF-8 text (byte {error.start})", "Save the file as UTF-8 (plain text)."
         ) from None
     if not text.strip() or not _strip_comments(text):
-        raise InputError(label, "the file is empty", "Write at least name, country, osm and population.")
+        raise InputError(label, "the file is empty", empty_hint)
     try:
         return yaml.load(text, Loader=_Loader)  # _Loader is a SafeLoader
     except yaml.MarkedYAMLError as error:
@@ -1193,7 +1198,7 @@ def load_region(path: str | Path) -> StudyRegion:
     """
     path = Path(path).expanduser()
     label = str(path)
-    data = _read_yaml(path, label)
+    data = read_yaml(path, label)
     return _validate(data, path.resolve().parent, label, path.resolve())
 
 

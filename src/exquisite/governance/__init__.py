@@ -1,0 +1,1 @@
+"""Community co-governance: residents' reports, staff workflow and the Open311 GeoReport v2 service."""

@@ -1,0 +1,1 @@
+"""Fixtures of the governance store: a fresh database on SQLite and on PostgreSQL (see conftest.py)."""
