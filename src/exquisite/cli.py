@@ -251,12 +251,25 @@ def serve(
     workers: Annotated[
         int, typer.Option(help="Server processes (default: one per core).", min=1, max=64)
     ] = os.cpu_count() or 1,
+    governance: Annotated[
+        Path | None,
+        typer.Option(
+            "--governance",
+            help="The governance settings file (store, email, limits); default: the built-in settings.",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the planners' dashboard, the residents' service finder and the JSON API on http://HOST:PORT."""
+    """Serve the dashboard, the service finder, residents' reports, staff pages, Open311 and the JSON API."""
     import uvicorn
 
-    from exquisite.web.app import RUNS_ENV
+    from exquisite.governance.settings import load_settings
+    from exquisite.web.app import GOVERNANCE_ENV, RUNS_ENV
     from exquisite.web.catalogue import RunCatalogue
+
+    try:
+        load_settings(governance)
+    except InputError as error:
+        raise _fail(error) from None
 
     root = runs if runs is not None else Path("runs")
     catalogue = RunCatalogue(root)
@@ -271,6 +284,7 @@ def serve(
         demo(out=root / "helsinki-demo", lang="en", quiet=True)
     console.print(f"Serving {root} on http://{host}:{port}  (Ctrl+C stops)", highlight=False)
     os.environ[RUNS_ENV] = str(root.resolve())
+    os.environ[GOVERNANCE_ENV] = str(governance.resolve()) if governance is not None else ""
     uvicorn.run(
         "exquisite.web.app:served_app",
         factory=True,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from jinja2 import Environment
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from exquisite import __version__
+from exquisite.governance.settings import Settings
 from exquisite.outputs.i18n import jinja_environment
 from exquisite.web.catalogue import RunCatalogue
 from exquisite.web.ui import DOMAIN, UI, ui_for
@@ -144,35 +146,50 @@ def _default_reason(exc: StarletteHTTPException) -> str:
 
 #: The environment variable that tells :func:`served_app` which runs folder to serve.
 RUNS_ENV = "EXQUISITE_RUNS"
+#: The environment variable naming the governance settings file :func:`served_app` uses ("" = the defaults).
+GOVERNANCE_ENV = "EXQUISITE_GOVERNANCE"
 
 
 def served_app() -> FastAPI:
     """The app each server process makes (uvicorn ``--factory``), ready before its first request.
 
-    It serves the runs folder of ``$EXQUISITE_RUNS`` (default ``runs``); every run's finder and place index
+    It serves the runs folder of ``$EXQUISITE_RUNS`` (default ``runs``) and the governance service with the
+    settings file of ``$EXQUISITE_GOVERNANCE`` (the defaults when empty); every run's finder and place index
     are built, and the objects alive by then frozen out of the garbage collector's reach
     (:func:`exquisite.web.api.warm_up`).
     """
+    from exquisite.governance.settings import load_settings
     from exquisite.web.api import warm_up
 
-    app = create_app(Path(os.environ.get(RUNS_ENV, "runs")))
+    settings_file = os.environ.get(GOVERNANCE_ENV)
+    settings = load_settings(Path(settings_file) if settings_file else None)
+    app = create_app(Path(os.environ.get(RUNS_ENV, "runs")), governance=settings)
     warm_up(app.state.catalogue)
     return app
 
 
-def create_app(runs_root: Path) -> FastAPI:
+def create_app(runs_root: Path, governance: Settings | None = None) -> FastAPI:
     """The web app over the run folders under ``runs_root``.
 
     Parameters
     ----------
     runs_root
         A runs folder: ``runs_root/<region>/<timestamp>/`` (or one region folder).
+    governance
+        Settings of the governance service (residents' reports, staff pages, Open311 at ``/open311/v2``);
+        None leaves it out.
 
     Returns
     -------
     FastAPI
-        The application, with ``app.state.catalogue`` the :class:`RunCatalogue` of ``runs_root``.
+        The application, with ``app.state.catalogue`` the :class:`RunCatalogue` of ``runs_root`` and, with
+        governance, ``app.state.governance`` the :class:`~exquisite.governance.service.Governance`
+        (opened when the app starts, closed when it stops).
     """
+    catalogue = RunCatalogue(Path(runs_root))
+    lifespan = None
+    if governance is not None:
+        lifespan = _governance_lifespan(governance, catalogue)
     app = FastAPI(
         title="Exquisite City",
         version=__version__,
@@ -180,8 +197,9 @@ def create_app(runs_root: Path) -> FastAPI:
         openapi_url="/api/openapi.json",
         docs_url=None,  # the interactive docs pages load scripts from a CDN: left out
         redoc_url=None,
+        lifespan=lifespan,
     )
-    app.state.catalogue = RunCatalogue(Path(runs_root))
+    app.state.catalogue = catalogue
 
     @app.middleware("http")
     async def security_headers(
@@ -202,4 +220,28 @@ def create_app(runs_root: Path) -> FastAPI:
     app.include_router(api.router)
     app.include_router(ui.router)
     app.include_router(pages.router)
+    if governance is not None:
+        from exquisite.governance import open311
+        from exquisite.web import pages_report, pages_staff
+
+        app.include_router(open311.router)
+        app.include_router(pages_report.router)
+        app.include_router(pages_staff.router)
     return app
+
+
+def _governance_lifespan(
+    settings: Settings, catalogue: RunCatalogue
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Open the governance service when the app starts (in each server process) and close it when it stops."""
+    from exquisite.governance.service import open_governance
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.governance = open_governance(settings, catalogue)
+        try:
+            yield
+        finally:
+            app.state.governance.close()
+
+    return lifespan
