@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from app_support import *  # noqa: F403  (the web app with the governance service)
 from governance_support import *  # noqa: F403  (fixtures of the governance store)
 from mail_support import *  # noqa: F403  (the SMTP sink)
 
