@@ -7,7 +7,7 @@ report. Every schema change is an Alembic migration under ``governance/migration
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -21,7 +21,9 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    TypeDecorator,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 #: Constraint names Alembic can find again on every database.
@@ -40,8 +42,43 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment in time: stored in UTC, always read back timezone-aware (in UTC), on every database.
+
+    The column is ``DateTime(timezone=True)`` (``timestamptz`` on PostgreSQL). SQLite has no time zone type:
+    there SQLAlchemy keeps the wall-clock time and drops the offset, so ``08:00+08:00`` would come back as a
+    naive ``08:00``. This type converts every value to UTC before it is stored and marks what is read as UTC.
+
+    Raises
+    ------
+    ValueError
+        (wrapped in SQLAlchemy's ``StatementError``) when given a naive datetime, whose moment is unknown;
+        use ``datetime.now(UTC)`` or an aware datetime.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """The value in UTC (without tzinfo on SQLite, which cannot keep it)."""
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(
+                f"naive datetime {value.isoformat()} has no time zone; store an aware one (datetime.now(UTC))"
+            )
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """The stored moment, timezone-aware in UTC."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _when() -> Mapped[datetime]:
-    return mapped_column(DateTime(timezone=True))
+    return mapped_column(UtcDateTime())
 
 
 class Report(Base):

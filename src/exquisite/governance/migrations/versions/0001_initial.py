@@ -3,6 +3,9 @@
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-29 21:34:38.822204
+
+Every ``sa.DateTime(timezone=True)`` column here is ``models.UtcDateTime`` in the models: that type changes
+only the values (stored in UTC, read back aware), not the schema, so the column type stays as written here.
 """
 
 from __future__ import annotations
