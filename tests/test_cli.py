@@ -320,8 +320,16 @@ def test_serve_a_folder_without_runs(tmp_path: Path) -> None:
     _expect_clear_error(["serve", "--runs", str(tmp_path)], str(tmp_path), "no run folder that can be served")
 
 
+def test_serve_with_a_bad_governance_file(tmp_path: Path) -> None:
+    settings = tmp_path / "governance.yml"
+    settings.write_text("smtp:\n  hots: mail.example\n", encoding="utf-8")
+    _expect_clear_error(
+        ["serve", "--governance", str(settings)], f"{settings}: smtp.hots", "Did you mean 'host'?"
+    )
+
+
 @pytest.mark.slow
-def test_serve_answers_on_loopback(demo_runs_root: Path) -> None:
+def test_serve_answers_on_loopback(demo_runs_root: Path, tmp_path: Path) -> None:
     """The installed `exquisite serve` starts, prepares its run and answers pages and the API on 127.0.0.1."""
     import socket
     import time
@@ -334,7 +342,8 @@ def test_serve_answers_on_loopback(demo_runs_root: Path) -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = [str(exe), "serve", "--runs", str(demo_runs_root), "--port", str(port), "--workers", "1"]
-    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the governance store goes to governance-data/ of the working folder: the test's own
+    server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(120):
@@ -351,6 +360,7 @@ def test_serve_answers_on_loopback(demo_runs_root: Path) -> None:
             page = response.read().decode("utf-8")
         assert "<html" in page
         assert "Helsinki" in page
+        assert (tmp_path / "governance-data" / "governance.sqlite3").is_file()
     finally:
         server.terminate()
         server.wait(timeout=20)
