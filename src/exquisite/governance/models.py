@@ -123,9 +123,16 @@ class Report(Base):
     closed_at: Mapped[datetime | None] = _when()
     expected_at: Mapped[datetime | None] = _when()
 
-    reporter: Mapped[Reporter | None] = relationship(back_populates="report", uselist=False)
-    events: Mapped[list[ReportEvent]] = relationship(back_populates="report", order_by="ReportEvent.id")
-    photos: Mapped[list[Photo]] = relationship(back_populates="report", order_by="Photo.id")
+    # a report's own rows go with it (the database's ON DELETE CASCADE does the work)
+    reporter: Mapped[Reporter | None] = relationship(
+        back_populates="report", uselist=False, cascade="all, delete-orphan", passive_deletes=True
+    )
+    events: Mapped[list[ReportEvent]] = relationship(
+        back_populates="report", order_by="ReportEvent.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+    photos: Mapped[list[Photo]] = relationship(
+        back_populates="report", order_by="Photo.id", cascade="all, delete-orphan", passive_deletes=True
+    )
 
 
 class Reporter(Base):

@@ -345,7 +345,7 @@ def confirm(
     """
     now = now or now_utc()
     report = session.scalars(select(Report).where(Report.confirmation_hash == secret_hash(secret))).first()
-    if report is None or report.state != "unconfirmed" or _aware(report.created_at) + max_age < now:
+    if report is None or report.state != "unconfirmed" or report.created_at + max_age < now:
         return None
     report.state = "open"
     report.confirmed_at = now
@@ -404,17 +404,12 @@ def move(
     return event
 
 
-def _aware(moment: datetime) -> datetime:
-    """``moment`` with its UTC zone (SQLite hands datetimes back without one)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def is_overdue(report: Report, *, states: StateModel | None = None, now: datetime | None = None) -> bool:
     """Whether a report is still open after the time its service should take (``expected_at``)."""
     states = states or load_states()
     if states[report.state].closed or report.expected_at is None:
         return False
-    return _aware(report.expected_at) < (now or now_utc())
+    return report.expected_at < (now or now_utc())
 
 
 def time_to_resolve(report: Report) -> timedelta | None:
@@ -422,7 +417,7 @@ def time_to_resolve(report: Report) -> timedelta | None:
     if report.closed_at is None:
         return None
     start = report.confirmed_at or report.created_at
-    return _aware(report.closed_at) - _aware(start)
+    return report.closed_at - start
 
 
 def nearby_open(

@@ -4,10 +4,12 @@ hands over (``config.attributes["connection"]``), or on ``sqlalchemy.url`` from 
 
 from __future__ import annotations
 
-from alembic import context
-from sqlalchemy import create_engine
+from typing import Any
 
-from exquisite.governance.models import Base
+from alembic import context
+
+from exquisite.governance.db import make_engine
+from exquisite.governance.models import Base, UtcDateTime
 
 config = context.config
 target_metadata = Base.metadata
@@ -27,15 +29,24 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     connection = config.attributes.get("connection")
     if connection is None:
-        with create_engine(config.get_main_option("sqlalchemy.url") or "").connect() as connection:
+        with make_engine(config.get_main_option("sqlalchemy.url") or "").connect() as connection:
             _run(connection)
     else:
         _run(connection)
 
 
+def _render_item(kind: str, item: Any, autogen_context: Any) -> str | bool:
+    """Write the store's own column types as the plain SQLAlchemy types they are stored as."""
+    if kind == "type" and isinstance(item, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run(connection: object) -> None:
     # batch mode lets later migrations alter tables on SQLite too
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, render_as_batch=True, render_item=_render_item
+    )
     with context.begin_transaction():
         context.run_migrations()
 
