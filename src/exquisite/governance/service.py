@@ -107,12 +107,13 @@ def open_governance(settings: Settings, catalogue: RunCatalogue, *, send_mail: b
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database())
+    secret = load_secret(settings.data_dir)
     governance = Governance(
         settings=settings,
         store=store,
         catalogue=catalogue,
-        secret=load_secret(settings.data_dir),
-        limits=Limits(settings.rate_limits),
+        secret=secret,
+        limits=Limits(settings.rate_limits, secret),
     )
     if send_mail:
         governance.mail = MailWorker(store, settings.smtp, MAIL_INTERVAL_S)
