@@ -113,10 +113,11 @@ class SmtpSink:
             return list(self.messages)
 
     def smtp_settings(self, sender: str = "reports@city.example", **more: Any) -> Any:
-        """The governance ``Smtp`` settings that send to this sink."""
-        from exquisite.governance.settings import Smtp
+        """The governance ``Smtp`` settings that send to this sink (the rest from data/governance.yml)."""
+        from exquisite.governance.settings import Smtp, load_settings
 
-        return Smtp(host=self.host, port=self.port, sender=sender, **more)
+        defaults = load_settings().smtp.model_dump()
+        return Smtp(**{**defaults, "host": self.host, "port": self.port, "sender": sender, **more})
 
 
 @pytest.fixture

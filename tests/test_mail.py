@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import func, select
 
 from exquisite.errors import InputError
-from exquisite.governance import mail
 from exquisite.governance.db import Store
 from exquisite.governance.mail import MailWorker, due_at, pending, queue_mail, send_pending
 from exquisite.governance.models import OutboxMessage, Report
@@ -123,7 +122,7 @@ def test_smtp_down_counts_attempts_and_sends_when_it_comes_back(store: Store):
     # ... but once the first delay has passed, and the relay is up, both go.
     sink.start()
     try:
-        later = datetime.now(UTC) + timedelta(seconds=mail.RETRY_FIRST_S + 1)
+        later = datetime.now(UTC) + timedelta(seconds=smtp.retry_first_s + 1)
         assert send_pending(store, smtp, now=later) == 2
         received = sink.wait_for(2)
     finally:
@@ -136,19 +135,19 @@ def test_smtp_down_counts_attempts_and_sends_when_it_comes_back(store: Store):
 
 def test_back_off_doubles_and_gives_up_after_max_attempts(store: Store):
     created = datetime(2026, 1, 1, tzinfo=UTC)
-    assert due_at(created, 0) == created
-    assert due_at(created, 1) == created + timedelta(seconds=mail.RETRY_FIRST_S)
-    assert due_at(created, 2) == created + timedelta(seconds=3 * mail.RETRY_FIRST_S)
-    steps = [due_at(created, n + 1) - due_at(created, n) for n in range(mail.MAX_ATTEMPTS)]
-    assert max(steps) == timedelta(seconds=mail.RETRY_LONGEST_S)
-    assert all(a <= b for a, b in itertools.pairwise(steps))
     smtp = SmtpSink(free_port()).smtp_settings()
+    assert due_at(created, 0, smtp) == created
+    assert due_at(created, 1, smtp) == created + timedelta(seconds=smtp.retry_first_s)
+    assert due_at(created, 2, smtp) == created + timedelta(seconds=3 * smtp.retry_first_s)
+    steps = [due_at(created, n + 1, smtp) - due_at(created, n, smtp) for n in range(smtp.max_attempts)]
+    assert max(steps) == timedelta(seconds=smtp.retry_longest_s)
+    assert all(a <= b for a, b in itertools.pairwise(steps))
     _queue(store, 1)
     far = datetime.now(UTC) + timedelta(days=365)
-    for _ in range(mail.MAX_ATTEMPTS + 3):
+    for _ in range(smtp.max_attempts + 3):
         send_pending(store, smtp, now=far)
     [row] = _rows(store)
-    assert row.attempts == mail.MAX_ATTEMPTS
+    assert row.attempts == smtp.max_attempts
     assert row.sent_at is None
     assert row.last_error
     assert [message.id for message in pending(store)] == [row.id]

@@ -16,7 +16,7 @@ first — a row lock skipping locked rows on PostgreSQL (``SELECT … FOR UPDATE
 single write lock on SQLite — and checked unchanged (not sent, same attempt count) before it is sent.
 
 A failed attempt is counted (``attempts``) with its reason (``last_error``, never a password); the next one
-waits longer each time (:func:`due_at`), and after :data:`MAX_ATTEMPTS` the message stays unsent, kept with
+waits longer each time (:func:`due_at`), and after ``smtp.max_attempts`` the message stays unsent, kept with
 its last error for staff to see.
 """
 
@@ -41,18 +41,6 @@ from exquisite.governance.models import OutboxMessage
 from exquisite.governance.settings import Smtp
 
 log = logging.getLogger(__name__)
-
-# These four belong in data/governance.yml (section smtp: max_attempts, retry_first_s, retry_longest_s,
-# timeout_s); they stay here until the settings have them.
-#: Attempts after which a message is given up (it stays in the outbox, unsent, with its last error).
-#: With the delays below they span about a day: 1, 2, 4, … 32 minutes, then hourly.
-MAX_ATTEMPTS = 30
-#: Delay before the first retry, in seconds; each further retry waits twice as long …
-RETRY_FIRST_S = 60
-#: … but never longer than this (seconds).
-RETRY_LONGEST_S = 3600
-#: Seconds the relay may take for each step (connect, STARTTLS, login, each command).
-TIMEOUT_S = 10
 
 #: Longest reason kept in ``last_error``.
 ERROR_MAX_CHARS = 500
@@ -124,15 +112,15 @@ def _address(to: str) -> str:
     return address
 
 
-def due_at(created_at: datetime, attempts: int) -> datetime:
+def due_at(created_at: datetime, attempts: int, smtp: Smtp) -> datetime:
     """When a message created at ``created_at`` and tried ``attempts`` times may be tried next.
 
     The outbox keeps no time of the last attempt, so the delays add up from ``created_at``: attempt ``n``
-    (counted from 0) is due after ``RETRY_FIRST_S * (1 + 2 + … + 2**(n-1))`` seconds, each delay capped at
-    :data:`RETRY_LONGEST_S`. After a long outage the missed attempts are made one per pass until the schedule
-    is reached again.
+    (counted from 0) is due after ``retry_first_s * (1 + 2 + … + 2**(n-1))`` seconds, each delay capped at
+    ``retry_longest_s`` (``smtp``'s settings). After a long outage the missed attempts are made one per pass
+    until the schedule is reached again.
     """
-    waited = sum(min(RETRY_FIRST_S * 2**step, RETRY_LONGEST_S) for step in range(attempts))
+    waited = sum(min(smtp.retry_first_s * 2**step, smtp.retry_longest_s) for step in range(attempts))
     return _utc(created_at) + timedelta(seconds=waited)
 
 
@@ -156,7 +144,7 @@ def send_pending(store: Store, smtp: Smtp, limit: int = 50, *, now: datetime | N
         How many messages the relay accepted in this call.
     """
     moment = now or datetime.now(UTC)
-    due = _due(store, moment, limit)
+    due = _due(store, smtp, moment, limit)
     if not due:
         return 0
     try:
@@ -189,17 +177,17 @@ def send_pending(store: Store, smtp: Smtp, limit: int = 50, *, now: datetime | N
     return sent
 
 
-def _due(store: Store, moment: datetime, limit: int) -> list[tuple[int, int]]:
+def _due(store: Store, smtp: Smtp, moment: datetime, limit: int) -> list[tuple[int, int]]:
     """``(id, attempts)`` of the unsent messages due at ``moment``, oldest first, at most ``limit``."""
     with store.session() as session:
         rows = session.execute(
             select(OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.created_at)
-            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < MAX_ATTEMPTS)
+            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.attempts < smtp.max_attempts)
             .order_by(OutboxMessage.id)
         ).all()
     due = []
     for message_id, attempts, created_at in rows:
-        if due_at(created_at, attempts) <= moment:
+        if due_at(created_at, attempts, smtp) <= moment:
             due.append((message_id, attempts))
             if len(due) >= limit:
                 break
@@ -272,7 +260,7 @@ def _record_failure(store: Store, message_id: int, seen_attempts: int, reason: s
 
 def _connect(smtp: Smtp) -> smtplib.SMTP:
     """An open SMTP session with the relay: STARTTLS (certificate verified) and login when configured."""
-    connection = smtplib.SMTP(smtp.host, smtp.port, timeout=TIMEOUT_S)
+    connection = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_s)
     try:
         connection.ehlo()
         if smtp.starttls:
@@ -373,7 +361,7 @@ class MailWorker:
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
-            self._thread.join(TIMEOUT_S * 4 if timeout_s is None else timeout_s)
+            self._thread.join(self.smtp.timeout_s * 4 if timeout_s is None else timeout_s)
 
     @property
     def running(self) -> bool:

@@ -40,6 +40,10 @@ class Smtp(_Section):
     starttls: bool = False
     username: str | None = None
     password: str | None = None
+    timeout_s: float = Field(gt=0)
+    retry_first_s: float = Field(gt=0)
+    retry_longest_s: float = Field(gt=0)
+    max_attempts: int = Field(gt=0)
 
 
 class ReportRules(_Section):
