@@ -1,7 +1,1300 @@
-"""The staff pages of the governance service: sign in, triage, assign, update, moderate, communities."""
+"""The staff pages of the governance service, and the public pages of reports per community.
+
+Staff sign in, triage, assign, update and moderate reports, read the audit log and manage accounts; everyone
+sees each community's reports next to its life-circle coverage.
+
+Who may do what is decided in one place, the :class:`Staff` dependency every staff route takes: the session
+(cookie ``exq_staff``), the form's CSRF token bound to that session, the role's permission for the function
+(refused: 403, ASVS v5.0.0-8.2.1) and, for a report's routes, the report's department or community (outside
+the role's scope: 404, exactly as for a report that does not exist, ASVS v5.0.0-8.2.2). Every refusal is an
+audit entry (ASVS v5.0.0-16.3.2). The reporter's contact reaches the page only with ``report_view_contact``
+(ASVS v5.0.0-8.2.3). Every page works without JavaScript.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import math
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from exquisite.governance import community_stats, notices
+from exquisite.governance.models import AuditEntry, Photo, Report, ReportEdit, ReportEvent, StaffUser
+from exquisite.governance.reports import is_overdue, move, now_utc, plain_text_problem
+from exquisite.governance.service import Governance
+from exquisite.governance.staff import (
+    SESSION_COOKIE,
+    Actor,
+    SignInRefusedError,
+    StaffError,
+    audit,
+    change_staff,
+    create_staff,
+    load_roles,
+    session_of,
+    sign_in,
+    sign_out,
+)
+from exquisite.web.csrf import FIELD, check_csrf, csrf_token, set_csrf_cookie
+from exquisite.web.ui import safe_next, ui_for
+
+#: Columns of the triage queue a reader may sort by (query ``sort``), and the column each sorts on.
+SORTS = {
+    "id": Report.id,
+    "age": Report.created_at,
+    "service": Report.service_code,
+    "state": Report.state,
+    "community": Report.community,
+    "department": Report.department,
+    "due": Report.expected_at,
+}
+
+
+class SignInRequiredError(Exception):
+    """No live staff session: the reader is sent to the sign-in page."""
+
+
+class DeniedError(Exception):
+    """The role may not do this (403 page); ``message`` says what to do."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        super().__init__(message)
+
+
+class StaffRoute(APIRoute):
+    """A route that answers a missing session with the sign-in page and a refusal with the 403 page."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route's handler, wrapped."""
+        handler = super().get_route_handler()
+
+        async def guarded(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except SignInRequiredError:
+                here = request.url.path if request.method == "GET" else "/staff"
+                return RedirectResponse(f"/staff/login?{urlencode({'next': here})}", status_code=303)
+            except DeniedError as refusal:
+                title = ui_for(request).gettext("Not allowed")
+                return _page(
+                    request,
+                    "staff_denied.html",
+                    {"title": title, "message": refusal.message},
+                    403,
+                    actor=None,
+                )
+
+        return guarded
+
+
+router = APIRouter(route_class=StaffRoute)
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def _governance(request: Request) -> Governance:
+    return request.app.state.governance  # type: ignore[no-any-return]
+
+
+def _client_hash(request: Request) -> str | None:
+    return _governance(request).ip_hash(request.client.host if request.client else None)
+
+
+def _page(
+    request: Request,
+    template: str,
+    context: dict[str, Any],
+    status_code: int = 200,
+    *,
+    actor: Actor | None,
+) -> HTMLResponse:
+    """A staff page: rendered with the signed-in member, a CSRF token for its forms, never cached."""
+    from exquisite.web.app import render
+
+    gov = _governance(request)
+    if actor is None:
+        actor = getattr(request.state, "staff", None)
+    token = csrf_token(request, None, gov.secret, session_id=actor.session_id if actor else None)
+    roles = load_roles()
+    response = render(
+        request,
+        template,
+        {
+            "title": context.pop("title", ""),
+            "staff": actor,
+            "csrf_field": FIELD,
+            "csrf": token,
+            "roles": roles,
+            "role_label": (
+                lambda name: ui_for(request).pick(roles[name].label) if name in roles.roles else name
+            ),
+            **context,
+        },
+        status_code=status_code,
+    )
+    set_csrf_cookie(request, response)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _deny(request: Request, actor: Actor | None, action: str, reason: str, **detail: Any) -> None:
+    """Record a refused attempt in its own transaction (the request's own, if any, is not committed)."""
+    gov = _governance(request)
+    with gov.store.session() as session:
+        audit(
+            session,
+            action,
+            staff_id=actor.id if actor else None,
+            outcome="denied",
+            detail={"reason": reason, "path": request.url.path, **detail},
+            ip_hash=_client_hash(request),
+        )
+
+
+def _not_found() -> HTTPException:
+    """The one answer for a report that does not exist and for one outside the role's scope."""
+    return HTTPException(status_code=404)
+
+
+class Staff:
+    """The dependency every staff route takes: session, CSRF (on forms), permission, and report scope.
+
+    Parameters
+    ----------
+    permission
+        The permission of ``data/staff_roles.yml`` the function needs (None: any signed-in member).
+    form
+        Whether the route takes a form that changes something (its CSRF token is checked first).
+    """
+
+    def __init__(self, permission: str | None, *, form: bool = False) -> None:
+        if permission is not None and permission not in load_roles().permissions:
+            raise KeyError(f"unknown permission {permission!r}")
+        self.permission = permission
+        self.form = form
+
+    async def __call__(self, request: Request) -> Actor:
+        """The signed-in member, once every check has passed."""
+        gov = _governance(request)
+        with gov.store.session() as session:
+            actor = session_of(session, request.cookies.get(SESSION_COOKIE), gov.settings.sessions)
+        if actor is None:
+            raise SignInRequiredError()
+        request.state.staff = actor
+        ui = ui_for(request)
+        if self.form:
+            fields = await request.form()
+            try:
+                check_csrf(request, str(fields.get(FIELD) or ""), gov.secret, session_id=actor.session_id)
+            except HTTPException as refused:
+                _deny(request, actor, "csrf", "csrf_failed")
+                raise DeniedError(ui.gettext(str(refused.detail))) from None
+        if self.permission is not None and not actor.can(self.permission):
+            _deny(request, actor, "access", "permission", permission=self.permission)
+            raise DeniedError(ui.gettext("Your role may not do this. Ask an administrator if you need it."))
+        report_id = request.path_params.get("report_id")
+        if report_id is not None:
+            with gov.store.session() as session:
+                report = session.get(Report, int(report_id))
+                covered = report is not None and actor.covers(report)
+            if not covered:
+                if report is not None:
+                    _deny(request, actor, "access", "out_of_scope", object_id=int(report_id))
+                raise _not_found()
+        return actor
+
+
+def _scoped(session: Session, actor: Actor, report_id: int) -> Report:
+    """The report in this transaction, checked again against the role's scope (404 otherwise)."""
+    report = session.get(Report, report_id)
+    if report is None or not actor.covers(report):
+        raise _not_found()
+    return report
+
+
+def _text(value: str | None, name: str, limit_key: str = "note_max_chars") -> str:
+    """A staff-written text, checked as a report's description is (plain text, not too long)."""
+    text = (value or "").strip()
+    if problem := plain_text_problem(name, text, load_roles().accounts[limit_key]):
+        raise StaffError(name, problem.message.removeprefix(f"{name}: "))
+    return text
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "–"
+
+
+def _age(delta: timedelta, gettext: Callable[[str], str]) -> str:
+    hours = max(0, int(delta.total_seconds() // 3600))
+    if hours < 48:
+        return gettext("%(n)s h") % {"n": hours}
+    return gettext("%(n)s d") % {"n": hours // 24}
+
+
+def _back(report_id: int, done: str) -> RedirectResponse:
+    return RedirectResponse(f"/staff/reports/{report_id}?done={done}", status_code=303)
+
+
+#: The dependencies of the staff routes, one per permission (and form or page).
+SignedInForm = Annotated[Actor, Depends(Staff(None, form=True))]
+ReportView = Annotated[Actor, Depends(Staff("report_view"))]
+ReportInspectForm = Annotated[Actor, Depends(Staff("report_inspect", form=True))]
+ReportMarkDuplicateForm = Annotated[Actor, Depends(Staff("report_mark_duplicate", form=True))]
+AssignReportToUserForm = Annotated[Actor, Depends(Staff("assign_report_to_user", form=True))]
+ReportAssignDepartmentForm = Annotated[Actor, Depends(Staff("report_assign_department", form=True))]
+ModerateForm = Annotated[Actor, Depends(Staff("moderate", form=True))]
+ReportHideForm = Annotated[Actor, Depends(Staff("report_hide", form=True))]
+AuditView = Annotated[Actor, Depends(Staff("audit_view"))]
+UserEdit = Annotated[Actor, Depends(Staff("user_edit"))]
+UserEditForm = Annotated[Actor, Depends(Staff("user_edit", form=True))]
+UserManagePermissionsForm = Annotated[Actor, Depends(Staff("user_manage_permissions", form=True))]
+
+
+# ------------------------------------------------------------------------------------------ sign in / out
+@router.get("/staff/login", include_in_schema=False)
+def login_form(request: Request, next_page: str = Query("/staff", alias="next")) -> Response:
+    """The sign-in form (a signed-in member goes straight on)."""
+    gov = _governance(request)
+    with gov.store.session() as session:
+        actor = session_of(session, request.cookies.get(SESSION_COOKIE), gov.settings.sessions)
+    target = _staff_next(next_page)
+    if actor is not None:
+        return RedirectResponse(target, status_code=303)
+    return _login_page(request, target)
+
+
+def _staff_next(target: str | None) -> str:
+    path = safe_next(target)
+    return path if path == "/staff" or path.startswith("/staff/") else "/staff"
+
+
+def _login_page(
+    request: Request, target: str, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    ui = ui_for(request)
+    return _page(
+        request,
+        "staff_login.html",
+        {"title": ui.gettext("Staff sign-in"), "next_page": target, "error": error, "username": ""},
+        status_code,
+        actor=None,
+    )
+
+
+@router.post("/staff/login", include_in_schema=False)
+def login(
+    request: Request,
+    username: str = Form(""),
+    password: str = Form(""),
+    next_page: str = Form("/staff", alias="next"),
+    token: str = Form("", alias=FIELD),
+) -> Response:
+    """Check the username and password; open a new session (the old cookie's session is ended)."""
+    gov = _governance(request)
+    ui = ui_for(request)
+    target = _staff_next(next_page)
+    try:
+        check_csrf(request, token, gov.secret)
+    except HTTPException as refused:
+        _deny(request, None, "csrf", "csrf_failed")
+        return _login_page(request, target, ui.gettext(str(refused.detail)), 403)
+    rules = gov.settings.rate_limits
+    refused_reason = None
+    with gov.store.session() as session:
+        try:
+            signed = sign_in(
+                session,
+                username,
+                password,
+                ip_hash=_client_hash(request),
+                settings=gov.settings,
+                limits=gov.limits,
+                old_token=request.cookies.get(SESSION_COOKIE),
+            )
+        except SignInRefusedError as refused:
+            refused_reason = refused.reason
+    if refused_reason == "rate_limited":
+        message = ui.gettext("Too many sign-in attempts from your network. Wait 15 minutes, then try again.")
+        return _login_page(request, target, message, 429)
+    if refused_reason is not None:
+        message = ui.gettext(
+            "The username or password is not right, or the account is locked. After %(count)s wrong "
+            "passwords in a row an account is locked for %(minutes)s minutes."
+        ) % {"count": rules.failed_logins_before_lockout, "minutes": rules.lockout_minutes}
+        return _login_page(request, target, message, 401)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        signed.token,
+        path="/staff",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/staff/logout", include_in_schema=False)
+def logout(request: Request, actor: SignedInForm) -> Response:
+    """End the session: its row is deleted and the cookie cleared."""
+    gov = _governance(request)
+    with gov.store.session() as session:
+        sign_out(session, request.cookies.get(SESSION_COOKIE), ip_hash=_client_hash(request))
+    response = RedirectResponse("/staff/login?signed_out=1", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/staff", httponly=True, samesite="strict")
+    return response
+
+
+# ------------------------------------------------------------------------------------------ triage queue
+@dataclass(frozen=True)
+class QueueQuery:
+    """The queue's filters and order as the query string gives them."""
+
+    state: str = "active"
+    service: str = ""
+    community: str = ""
+    department: str = ""
+    overdue: bool = False
+    sort: str = ""
+    order: str = "asc"
+    page: int = 1
+
+    def link(self, **changes: Any) -> str:
+        """The queue's address with some parameters changed."""
+        values = {**self.__dict__, **changes}
+        values["overdue"] = "1" if values["overdue"] else ""
+        return "/staff?" + urlencode({k: v for k, v in values.items() if v not in ("", None)})
+
+
+@router.get("/staff", include_in_schema=False)
+def queue(
+    request: Request,
+    actor: ReportView,
+    state: str = "active",
+    service: str = "",
+    community: str = "",
+    department: str = "",
+    overdue: str = "",
+    sort: str = "",
+    order: str = "asc",
+    page: int = 1,
+) -> Response:
+    """The triage queue: the reports in the role's scope, new and unassigned first, filtered and sortable."""
+    gov = _governance(request)
+    ui = ui_for(request)
+    states = gov.states
+    now = now_utc()
+    query = QueueQuery(
+        state if state in ("active", "all", *states.states) else "active",
+        service,
+        community,
+        department,
+        overdue in ("1", "true", "on", "yes"),
+        sort if sort in SORTS else "",
+        "desc" if order == "desc" else "asc",
+        max(1, page),
+    )
+    open_states = [name for name, s in states.states.items() if not s.closed]
+    conditions = [actor.scope_clause()]
+    if query.state == "active":
+        conditions.append(Report.state.in_(open_states))
+    elif query.state != "all":
+        conditions.append(Report.state == query.state)
+    for column, value in (
+        (Report.service_code, service),
+        (Report.community, community),
+        (Report.department, department),
+    ):
+        if value:
+            conditions.append(column == value)
+    if query.overdue:
+        conditions.append(Report.state.in_(open_states))
+        conditions.append(Report.expected_at < now)
+    if query.sort:
+        column = SORTS[query.sort]
+        ordering = [column.desc() if query.order == "desc" else column.asc(), Report.id.asc()]
+    else:
+        # New and unassigned first, then the oldest.
+        ordering = [
+            Report.assigned_to.is_not(None).asc(),
+            (Report.state.not_in(["unconfirmed", "open"])).asc(),
+            Report.created_at.asc(),
+            Report.id.asc(),
+        ]
+    size = load_roles().pages["queue_page_size"]
+    with gov.store.session() as session:
+        total = session.scalar(select(func.count()).select_from(Report).where(*conditions)) or 0
+        reports = session.scalars(
+            select(Report).where(*conditions).order_by(*ordering).limit(size).offset((query.page - 1) * size)
+        ).all()
+        names = dict(session.execute(select(StaffUser.id, StaffUser.display_name)).all())
+        communities = sorted(
+            c for c in session.scalars(select(Report.community).where(actor.scope_clause()).distinct()) if c
+        )
+        rows = [
+            {
+                "id": r.id,
+                "service": _service_name(gov, ui, r.service_code),
+                "state": ui.pick(states[r.state].label, r.state),
+                "community": r.community or "",
+                "department": _department_name(gov, ui, r.department),
+                "assigned": names.get(r.assigned_to, "") if r.assigned_to else "",
+                "age": _age(now - r.created_at, ui.gettext),
+                "overdue": is_overdue(r, states=states, now=now),
+                "description": (r.description or "")[:120],
+            }
+            for r in reports
+        ]
+    columns = []
+    for key, label in (
+        ("id", ui.gettext("No.")),
+        ("service", ui.gettext("Service")),
+        ("state", ui.gettext("State")),
+        ("community", ui.gettext("Community")),
+        ("department", ui.gettext("Department")),
+        ("age", ui.gettext("Age")),
+        ("due", ui.gettext("Overdue")),
+    ):
+        sorted_here = query.sort == key
+        next_order = "desc" if sorted_here and query.order == "asc" else "asc"
+        columns.append(
+            {
+                "key": key,
+                "label": label,
+                "href": query.link(sort=key, order=next_order, page=1),
+                "sorted": sorted_here,
+                "aria_sort": ("descending" if query.order == "desc" else "ascending")
+                if sorted_here
+                else None,
+            }
+        )
+    pages = max(1, math.ceil(total / size))
+    return _page(
+        request,
+        "staff_queue.html",
+        {
+            "title": ui.gettext("Reports to triage"),
+            "page": "staff-queue",
+            "rows": rows,
+            "total": total,
+            "query": query,
+            "columns": columns,
+            "pages": pages,
+            "previous": query.link(page=query.page - 1) if query.page > 1 else None,
+            "following": query.link(page=query.page + 1) if query.page < pages else None,
+            "state_choices": [(name, ui.pick(s.label, name)) for name, s in states.states.items()],
+            "service_choices": [(s.code, ui.pick(s.name, s.code)) for s in gov.services],
+            "department_choices": [(code, ui.pick(n, code)) for code, n in gov.services.departments.items()],
+            "community_choices": communities,
+        },
+        actor=actor,
+    )
+
+
+def _service_name(gov: Governance, ui: Any, code: str) -> str:
+    service = gov.services.get(code)
+    return ui.pick(service.name, code) if service else code
+
+
+def _department_name(gov: Governance, ui: Any, code: str | None) -> str:
+    if not code:
+        return ""
+    names = gov.services.departments.get(code)
+    return ui.pick(names, code) if names else code
+
+
+# ------------------------------------------------------------------------------------------ one report
+@router.get("/staff/reports/{report_id}", include_in_schema=False)
+def report_page(request: Request, report_id: int, actor: ReportView, done: str = "") -> Response:
+    """A report for staff: details, photos, history, moderation history, and the forms the role may use."""
+    return _report_page(request, actor, report_id, done=done)
+
+
+def _report_page(
+    request: Request,
+    actor: Actor,
+    report_id: int,
+    *,
+    done: str = "",
+    error: StaffError | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    gov = _governance(request)
+    ui = ui_for(request)
+    states = gov.states
+    now = now_utc()
+    with gov.store.session() as session:
+        report = _scoped(session, actor, report_id)
+        names = dict(session.execute(select(StaffUser.id, StaffUser.display_name)).all())
+        colleagues = session.execute(
+            select(StaffUser.id, StaffUser.display_name)
+            .where(StaffUser.active.is_(True), StaffUser.department == report.department)
+            .order_by(StaffUser.display_name)
+        ).all()
+        events = [
+            {
+                "at": _when(e.at),
+                "kind": e.kind,
+                "state_from": ui.pick(states[e.state_from].label, e.state_from) if e.state_from else "",
+                "state_to": ui.pick(states[e.state_to].label, e.state_to) if e.state_to else "",
+                "text": e.text or "",
+                "public": e.public,
+                "staff": names.get(e.staff_id, "") if e.staff_id else "",
+            }
+            for e in report.events
+        ]
+        edits = [
+            {
+                "at": _when(e.at),
+                "field": e.field,
+                "old": e.old_value or "",
+                "new": e.new_value or "",
+                "reason": e.reason,
+                "staff": names.get(e.staff_id, "") if e.staff_id else "",
+            }
+            for e in session.scalars(
+                select(ReportEdit).where(ReportEdit.report_id == report.id).order_by(ReportEdit.id)
+            )
+        ]
+        contact = None
+        if (
+            actor.can("report_view_contact")
+            and report.reporter is not None
+            and report.reporter.erased_at is None
+        ):
+            contact = {
+                "name": report.reporter.name or "",
+                "email": report.reporter.email or "",
+                "phone": report.reporter.phone or "",
+                "wants_updates": report.reporter.wants_updates,
+            }
+        targets = [t for t in states.transitions.get(report.state, ()) if t != "hidden"]
+        details = {
+            "id": report.id,
+            "service": _service_name(gov, ui, report.service_code),
+            "service_code": report.service_code,
+            "state": report.state,
+            "state_label": ui.pick(states[report.state].label, report.state),
+            "description": report.description or "",
+            "address": report.address or "",
+            "lat": report.lat,
+            "lon": report.lon,
+            "community": report.community or "",
+            "department": report.department or "",
+            "department_label": _department_name(gov, ui, report.department),
+            "assigned_to": report.assigned_to,
+            "assigned": names.get(report.assigned_to, "") if report.assigned_to else "",
+            "channel": report.channel,
+            "public_name": report.public_name or "",
+            "duplicate_of": report.duplicate_of,
+            "created": _when(report.created_at),
+            "expected": _when(report.expected_at),
+            "closed": _when(report.closed_at) if report.closed_at else "",
+            "age": _age(now - report.created_at, ui.gettext),
+            "overdue": is_overdue(report, states=states, now=now),
+            "attributes": dict(report.attributes or {}),
+            "photos": [
+                {"id": p.id, "hidden": p.hidden, "width": p.width, "height": p.height} for p in report.photos
+            ],
+            "hidden": report.state == "hidden",
+        }
+    return _page(
+        request,
+        "staff_report.html",
+        {
+            "title": ui.gettext("Report %(id)s") % {"id": report_id},
+            "report": details,
+            "events": events,
+            "edits": edits,
+            "contact": contact,
+            "may_see_contact": actor.can("report_view_contact"),
+            "targets": [(t, ui.pick(states[t].label, t)) for t in targets],
+            "may_duplicate": "duplicate" in targets,
+            "may_hide": states.allowed(details["state"], "open" if details["hidden"] else "hidden"),
+            "colleagues": colleagues,
+            "department_choices": [(code, ui.pick(n, code)) for code, n in gov.services.departments.items()],
+            "done": done,
+            "error": error,
+        },
+        status_code,
+        actor=actor,
+    )
+
+
+@router.get("/staff/reports/{report_id}/photos/{photo_id}", include_in_schema=False)
+def report_photo(request: Request, report_id: int, photo_id: int, actor: ReportView) -> Response:
+    """A report's photo as staff see it (hidden photos too)."""
+    with _governance(request).store.session() as session:
+        _scoped(session, actor, report_id)
+        photo = session.get(Photo, photo_id)
+        if photo is None or photo.report_id != report_id:
+            raise _not_found()
+        return Response(
+            photo.data,
+            media_type=photo.content_type,
+            headers={
+                "Cache-Control": "no-store",
+                "Content-Disposition": f'inline; filename="report-{report_id}-{photo_id}"',
+            },
+        )
+
+
+def _form_error(request: Request, actor: Actor, report_id: int, error: StaffError) -> HTMLResponse:
+    return _report_page(request, actor, report_id, error=error, status_code=400)
+
+
+def _commit_move(
+    request: Request,
+    actor: Actor,
+    report_id: int,
+    target: str,
+    *,
+    note: str,
+    public: bool,
+    duplicate_of: int | None,
+    action: str,
+) -> Response:
+    """Move a report (history, audit, the reporter's email) in one transaction; the mail worker is woken."""
+    gov = _governance(request)
+    try:
+        text = _text(note, "note")
+        with gov.store.session() as session:
+            report = _scoped(session, actor, report_id)
+            if duplicate_of is not None:
+                original = session.get(Report, duplicate_of)
+                if original is None or not actor.covers(original):
+                    raise StaffError(
+                        "duplicate_of",
+                        f"there is no report {duplicate_of} you can see",
+                        "Give the original report's number.",
+                    )
+            before = report.state
+            try:
+                event = move(
+                    session,
+                    report,
+                    target,
+                    staff_id=actor.id,
+                    note=text or None,
+                    public=public,
+                    duplicate_of=duplicate_of,
+                    states=gov.states,
+                )
+            except ValueError as refused:
+                field = "duplicate_of" if target == "duplicate" else "state"
+                raise StaffError(field, str(refused)) from None
+            audit(
+                session,
+                action,
+                staff_id=actor.id,
+                object_type="report",
+                object_id=report.id,
+                detail={
+                    "from": before,
+                    "to": target,
+                    "public": public,
+                    "note": bool(text),
+                    "duplicate_of": duplicate_of,
+                },
+                ip_hash=_client_hash(request),
+            )
+            notices.notify_update(
+                session, report, event, gov.settings, services=gov.services, states=gov.states
+            )
+    except StaffError as error:
+        return _form_error(request, actor, report_id, error)
+    gov.queued_mail()
+    return _back(report_id, action)
+
+
+def _duplicate_id(value: str) -> int | None:
+    value = (value or "").strip().lstrip("#")
+    if not value:
+        return None
+    if not value.isdigit():
+        raise StaffError(
+            "duplicate_of", f"{value[:20]!r} is not a report number", "Give the original report's number."
+        )
+    return int(value)
+
+
+@router.post("/staff/reports/{report_id}/state", include_in_schema=False)
+def report_state(
+    request: Request,
+    report_id: int,
+    actor: ReportInspectForm,
+    state: str = Form(""),
+    note: str = Form(""),
+    public: str = Form(""),
+    duplicate_of: str = Form(""),
+) -> Response:
+    """Move a report to another state (not hidden: that is moderation's), with a public or internal note."""
+    try:
+        if state == "hidden" or state not in _governance(request).states.states:
+            raise StaffError(
+                "state", f"{state[:30]!r} is not a state you can choose here", "Pick one of the list."
+            )
+        original = _duplicate_id(duplicate_of) if state == "duplicate" else None
+        if state == "duplicate" and not actor.can("report_mark_duplicate"):
+            _deny(request, actor, "report_state", "permission", permission="report_mark_duplicate")
+            raise DeniedError(
+                ui_for(request).gettext("Your role may not do this. Ask an administrator if you need it.")
+            )
+    except StaffError as error:
+        return _form_error(request, actor, report_id, error)
+    return _commit_move(
+        request,
+        actor,
+        report_id,
+        state,
+        note=note,
+        public=public == "1",
+        duplicate_of=original,
+        action="report_state",
+    )
+
+
+@router.post("/staff/reports/{report_id}/duplicate", include_in_schema=False)
+def report_duplicate(
+    request: Request,
+    report_id: int,
+    actor: ReportMarkDuplicateForm,
+    duplicate_of: str = Form(""),
+    note: str = Form(""),
+) -> Response:
+    """Close a report as a duplicate of another one (its number required); residents see the note."""
+    try:
+        original = _duplicate_id(duplicate_of)
+        if original is None:
+            raise StaffError("duplicate_of", "is required", "Give the original report's number.")
+    except StaffError as error:
+        return _form_error(request, actor, report_id, error)
+    return _commit_move(
+        request,
+        actor,
+        report_id,
+        "duplicate",
+        note=note,
+        public=True,
+        duplicate_of=original,
+        action="report_duplicate",
+    )
+
+
+@router.post("/staff/reports/{report_id}/note", include_in_schema=False)
+def report_note(
+    request: Request,
+    report_id: int,
+    actor: ReportInspectForm,
+    note: str = Form(""),
+    public: str = Form(""),
+) -> Response:
+    """Add a note without changing the state: internal, or public (then the reporter is told)."""
+    gov = _governance(request)
+    try:
+        text = _text(note, "note")
+        if not text:
+            raise StaffError("note", "is empty", "Write the note.")
+        with gov.store.session() as session:
+            report = _scoped(session, actor, report_id)
+            event = ReportEvent(at=now_utc(), kind="note", text=text, public=public == "1", staff_id=actor.id)
+            report.events.append(event)
+            report.updated_at = event.at
+            if event.public:
+                report.status_notes = text
+            audit(
+                session,
+                "report_note",
+                staff_id=actor.id,
+                object_type="report",
+                object_id=report.id,
+                detail={"public": event.public},
+                ip_hash=_client_hash(request),
+            )
+            session.flush()
+            notices.notify_update(
+                session, report, event, gov.settings, services=gov.services, states=gov.states
+            )
+    except StaffError as error:
+        return _form_error(request, actor, report_id, error)
+    gov.queued_mail()
+    return _back(report_id, "report_note")
+
+
+@router.post("/staff/reports/{report_id}/assign", include_in_schema=False)
+def report_assign(
+    request: Request,
+    report_id: int,
+    actor: AssignReportToUserForm,
+    staff_id: str = Form(""),
+) -> Response:
+    """Assign a report to a member of staff of its department (empty: nobody)."""
+    gov = _governance(request)
+    try:
+        with gov.store.session() as session:
+            report = _scoped(session, actor, report_id)
+            person = None
+            if staff_id.strip():
+                person = session.get(StaffUser, int(staff_id)) if staff_id.strip().isdigit() else None
+                if person is None or not person.active or person.department != report.department:
+                    raise StaffError(
+                        "staff_id",
+                        "is not an active member of this report's department",
+                        "Pick one of the list.",
+                    )
+            before = report.assigned_to
+            report.assigned_to = person.id if person else None
+            report.updated_at = now_utc()
+            text = person.display_name if person else None
+            report.events.append(
+                ReportEvent(at=report.updated_at, kind="assigned", text=text, public=False, staff_id=actor.id)
+            )
+            audit(
+                session,
+                "report_assign",
+                staff_id=actor.id,
+                object_type="report",
+                object_id=report.id,
+                detail={"from": before, "to": report.assigned_to},
+                ip_hash=_client_hash(request),
+            )
+    except StaffError as error:
+        return _form_error(request, actor, report_id, error)
+    return _back(report_id, "report_assign")
+
+
+@router.post("/staff/reports/{report_id}/department", include_in_schema=False)
+def report_department(
+    request: Request,
+    report_id: int,
+    actor: ReportAssignDepartmentForm,
+    department: str = Form(""),
+) -> Response:
+    """Send a report to another department (its assignee is cleared)."""
+    gov = _governance(request)
+    try:
+        if department not in gov.services.departments:
+            raise StaffError(
+                "department", f"{department[:40]!r} is not a department", "Pick one of the list."
+            )
+        with gov.store.session() as session:
+            report = _scoped(session, actor, report_id)
+            before = report.department
+            report.department = department
+            report.assigned_to = None
+            report.updated_at = now_utc()
+            report.events.append(
+                ReportEvent(
+                    at=report.updated_at, kind="department", text=department, public=False, staff_id=actor.id
+                )
+            )
+            audit(
+                session,
+                "report_department",
+                staff_id=actor.id,
+                object_type="report",
+                object_id=report.id,
+                detail={"from": before, "to": department},
+                ip_hash=_client_hash(request),
+            )
+    except StaffError as error:
+        return _form_error(request, actor, report_id, error)
+    return _back(report_id, "report_department")
+
+
+@router.post("/staff/reports/{report_id}/moderate", include_in_schema=False)
+async def report_moderate(request: Request, report_id: int, actor: ModerateForm) -> Response:
+    """Edit the description and hide or show photos, with a reason: each change is a ReportEdit (old, new)."""
+    gov = _governance(request)
+    fields = await request.form()
+    try:
+        reason = _text(str(fields.get("reason") or ""), "reason")
+        if not reason:
+            raise StaffError("reason", "is required", "Say why the report is changed (residents may ask).")
+        description = str(fields.get("description") or "").strip()
+        if problem := plain_text_problem(
+            "description", description, gov.settings.reports.description_max_chars
+        ):
+            raise StaffError("description", problem.message.removeprefix("description: "))
+        hide = {int(v) for v in fields.getlist("hide_photo") if str(v).isdigit()}
+        now = now_utc()
+        with gov.store.session() as session:
+            report = _scoped(session, actor, report_id)
+            edits = []
+            if "description" in fields and description != (report.description or ""):
+                edits.append(
+                    ReportEdit(field="description", old_value=report.description, new_value=description)
+                )
+                report.description = description
+            for photo in report.photos:
+                wanted = photo.id in hide
+                if photo.hidden != wanted:
+                    edits.append(
+                        ReportEdit(
+                            field=f"photo:{photo.id}",
+                            old_value="hidden" if photo.hidden else "shown",
+                            new_value="hidden" if wanted else "shown",
+                        )
+                    )
+                    photo.hidden = wanted
+            if not edits:
+                raise StaffError(
+                    "description", "nothing was changed", "Change the text or a photo's box, then save."
+                )
+            for edit in edits:
+                edit.report_id = report.id
+                edit.at = now
+                edit.staff_id = actor.id
+                edit.reason = reason
+                session.add(edit)
+            report.updated_at = now
+            audit(
+                session,
+                "report_moderate",
+                staff_id=actor.id,
+                object_type="report",
+                object_id=report.id,
+                detail={"fields": [e.field for e in edits], "reason": reason},
+                ip_hash=_client_hash(request),
+            )
+    except StaffError as error:
+        return _form_error(request, actor, report_id, error)
+    return _back(report_id, "report_moderate")
+
+
+@router.post("/staff/reports/{report_id}/visibility", include_in_schema=False)
+def report_visibility(
+    request: Request,
+    report_id: int,
+    actor: ReportHideForm,
+    action: str = Form(""),
+    reason: str = Form(""),
+) -> Response:
+    """Hide a report from the public (state ``hidden``) or show it again (back to ``open``), with a reason."""
+    try:
+        text = _text(reason, "reason")
+        if not text:
+            raise StaffError("reason", "is required", "Say why the report is hidden or shown again.")
+        if action not in ("hide", "unhide"):
+            raise StaffError("action", "must be hide or unhide")
+    except StaffError as error:
+        return _form_error(request, actor, report_id, error)
+    target = "hidden" if action == "hide" else "open"
+    return _commit_move(
+        request,
+        actor,
+        report_id,
+        target,
+        note=text,
+        public=False,
+        duplicate_of=None,
+        action=f"report_{action}",
+    )
+
+
+# ------------------------------------------------------------------------------------------ audit log
+@router.get("/staff/audit", include_in_schema=False)
+def audit_log(request: Request, actor: AuditView, page: int = 1, outcome: str = "") -> Response:
+    """The audit log, newest first (administrators)."""
+    gov = _governance(request)
+    ui = ui_for(request)
+    size = load_roles().pages["audit_page_size"]
+    page = max(1, page)
+    conditions = [AuditEntry.outcome == outcome] if outcome in ("ok", "denied") else []
+    with gov.store.session() as session:
+        names = dict(session.execute(select(StaffUser.id, StaffUser.username)).all())
+        total = session.scalar(select(func.count()).select_from(AuditEntry).where(*conditions)) or 0
+        entries = [
+            {
+                "at": _when(e.at),
+                "staff": names.get(e.staff_id, "") if e.staff_id else "",
+                "action": e.action,
+                "object": f"{e.object_type} {e.object_id}" if e.object_type else "",
+                "outcome": e.outcome,
+                "detail": ", ".join(f"{k}: {v}" for k, v in sorted((e.detail or {}).items())),
+                "ip_hash": (e.ip_hash or "")[:12],
+            }
+            for e in session.scalars(
+                select(AuditEntry)
+                .where(*conditions)
+                .order_by(AuditEntry.id.desc())
+                .limit(size)
+                .offset((page - 1) * size)
+            )
+        ]
+    pages = max(1, math.ceil(total / size))
+    suffix = f"&outcome={outcome}" if outcome in ("ok", "denied") else ""
+    return _page(
+        request,
+        "staff_audit.html",
+        {
+            "title": ui.gettext("Audit log"),
+            "page": "staff-audit",
+            "entries": entries,
+            "total": total,
+            "outcome": outcome,
+            "previous": f"/staff/audit?page={page - 1}{suffix}" if page > 1 else None,
+            "following": f"/staff/audit?page={page + 1}{suffix}" if page < pages else None,
+        },
+        actor=actor,
+    )
+
+
+# ------------------------------------------------------------------------------------------ users
+@router.get("/staff/users", include_in_schema=False)
+def users_page(request: Request, actor: UserEdit, done: str = "") -> Response:
+    """Staff accounts (administrators): create, change role, deactivate."""
+    return _users_page(request, actor, done=done)
+
+
+def _users_page(
+    request: Request,
+    actor: Actor,
+    *,
+    done: str = "",
+    error: StaffError | None = None,
+    status_code: int = 200,
+    entered: dict[str, str] | None = None,
+) -> HTMLResponse:
+    gov = _governance(request)
+    ui = ui_for(request)
+    with gov.store.session() as session:
+        users = [
+            {
+                "id": u.id,
+                "username": u.username,
+                "display_name": u.display_name,
+                "role": u.role,
+                "department": u.department or "",
+                "community": u.community or "",
+                "active": u.active,
+                "locked": u.locked_until is not None and u.locked_until > now_utc(),
+            }
+            for u in session.scalars(select(StaffUser).order_by(StaffUser.username))
+        ]
+    return _page(
+        request,
+        "staff_users.html",
+        {
+            "title": ui.gettext("Staff accounts"),
+            "page": "staff-users",
+            "users": users,
+            "department_choices": [(code, ui.pick(n, code)) for code, n in gov.services.departments.items()],
+            "done": done,
+            "error": error,
+            "entered": entered or {},
+        },
+        status_code,
+        actor=actor,
+    )
+
+
+@router.post("/staff/users", include_in_schema=False)
+def users_create(
+    request: Request,
+    actor: UserEditForm,
+    username: str = Form(""),
+    display_name: str = Form(""),
+    password: str = Form(""),
+    role: str = Form(""),
+    department: str = Form(""),
+    community: str = Form(""),
+) -> Response:
+    """Create a staff account (audited; the password is never logged)."""
+    gov = _governance(request)
+    try:
+        with gov.store.session() as session:
+            user = create_staff(
+                session,
+                username,
+                display_name,
+                password,
+                role,
+                department,
+                community,
+                departments=gov.services.departments,
+            )
+            audit(
+                session,
+                "user_create",
+                staff_id=actor.id,
+                object_type="staff_user",
+                object_id=user.id,
+                detail={
+                    "username": user.username,
+                    "role": role,
+                    "department": user.department,
+                    "community": user.community,
+                },
+                ip_hash=_client_hash(request),
+            )
+    except StaffError as error:
+        entered = {
+            "username": username,
+            "display_name": display_name,
+            "role": role,
+            "department": department,
+            "community": community,
+        }
+        return _users_page(request, actor, error=error, status_code=400, entered=entered)
+    return RedirectResponse("/staff/users?done=user_create", status_code=303)
+
+
+@router.post("/staff/users/{user_id}", include_in_schema=False)
+def users_change(
+    request: Request,
+    user_id: int,
+    actor: UserManagePermissionsForm,
+    role: str = Form(""),
+    department: str = Form(""),
+    community: str = Form(""),
+    active: str = Form(""),
+) -> Response:
+    """Change an account's role (with its department or community) and whether it is active (audited)."""
+    gov = _governance(request)
+    try:
+        with gov.store.session() as session:
+            user = session.get(StaffUser, user_id)
+            if user is None:
+                raise _not_found()
+            wants_active = active == "1"
+            if user.id == actor.id and (not wants_active or role != user.role):
+                raise StaffError(
+                    "role", "you cannot change or deactivate your own account", "Ask another administrator."
+                )
+            changes = change_staff(
+                session,
+                user,
+                role=role,
+                department=department,
+                community=community,
+                active=wants_active,
+                departments=gov.services.departments,
+            )
+            if changes:
+                audit(
+                    session,
+                    "user_change",
+                    staff_id=actor.id,
+                    object_type="staff_user",
+                    object_id=user.id,
+                    detail={name: list(pair) for name, pair in changes.items()},
+                    ip_hash=_client_hash(request),
+                )
+    except StaffError as error:
+        return _users_page(request, actor, error=error, status_code=400)
+    return RedirectResponse("/staff/users?done=user_change", status_code=303)
+
+
+# ------------------------------------------------------------------------------------------ communities
+@router.get("/communities", include_in_schema=False)
+def communities_page(request: Request) -> Response:
+    """Every city's communities: reports (open, closed, overdue, median days to resolve) and coverage."""
+    from exquisite.web.app import render
+
+    gov = _governance(request)
+    ui = ui_for(request)
+    now = now_utc()
+    cities = []
+    with gov.store.session() as session:
+        for jurisdiction in gov.jurisdictions().values():
+            run = gov.catalogue.get(jurisdiction.run_id)
+            figures = community_stats.jurisdiction_figures(
+                session, jurisdiction.id, states=gov.states, now=now
+            )
+            names = [
+                *jurisdiction.communities(),
+                *sorted(n for n in figures if n and n not in jurisdiction.communities()),
+            ]
+            rows = [
+                {
+                    "name": name,
+                    "href": f"/communities/{quote(jurisdiction.id, safe='')}/{quote(name, safe='')}",
+                    "figures": figures.get(name, community_stats.Figures.empty()),
+                    "completeness": _completeness(run, name, ui),
+                }
+                for name in names
+            ]
+            cities.append(
+                {
+                    "id": jurisdiction.id,
+                    "name": jurisdiction.name,
+                    "caveat": jurisdiction.caveat,
+                    "rows": rows,
+                    "outside": figures.get(None),
+                    "tiers": [
+                        row["tier_label"] for row in _coverage(run, None, ui) if row["kind"] == "completeness"
+                    ],
+                }
+            )
+    return render(
+        request,
+        "communities.html",
+        {"title": ui.gettext("Reports by community"), "cities": cities, "days": _days},
+    )
+
+
+def _coverage(run: Any, community: str | None, ui: Any) -> list[dict[str, Any]]:
+    from exquisite.governance.communities import community_coverage
+
+    try:
+        return community_coverage(run, community, ui)
+    except KeyError:
+        return []
+
+
+def _completeness(run: Any, community: str, ui: Any) -> list[str]:
+    return [row["value_text"] for row in _coverage(run, community, ui) if row["kind"] == "completeness"]
+
+
+def _days(value: float | None, ui: Any) -> str:
+    """Days with one decimal (``–`` when unknown)."""
+    if value is None:
+        return "–"
+    return ui.gettext("%(n)s days") % {"n": ui.fmt.number(value, 1)}
+
+
+@router.get("/communities/{jurisdiction_id}/{community}", include_in_schema=False)
+def community_page(request: Request, jurisdiction_id: str, community: str) -> Response:
+    """One community: its reports by service, and what its residents can reach within their life circles."""
+    from exquisite.web.app import render
+
+    gov = _governance(request)
+    ui = ui_for(request)
+    jurisdiction = gov.jurisdictions().get(jurisdiction_id)
+    if jurisdiction is None:
+        raise _not_found()
+    with gov.store.session() as session:
+        figures = community_stats.community_figures(
+            session, jurisdiction.id, community, states=gov.states, now=now_utc()
+        )
+    if community not in jurisdiction.communities() and figures.total.reports == 0:
+        raise _not_found()
+    run = gov.catalogue.get(jurisdiction.run_id)
+    rows = [
+        {"service": _service_name(gov, ui, code), "code": code, "figures": f}
+        for code, f in figures.by_service.items()
+    ]
+    return render(
+        request,
+        "community.html",
+        {
+            "title": community,
+            "city": {"id": jurisdiction.id, "name": jurisdiction.name, "caveat": jurisdiction.caveat},
+            "community": community,
+            "rows": rows,
+            "total": figures.total,
+            "coverage": _coverage(run, community, ui),
+            "run": None,
+            "run_id": run.id,
+            "days": _days,
+        },
+    )
