@@ -21,6 +21,7 @@ from exquisite.indicators.parameters import definitions
 RUN_FOLDER = {
     "manifest.json",
     "origins.parquet",
+    "areas.parquet",
     "destinations.parquet",
     "network.parquet",
     "indicators.json",
@@ -156,8 +157,27 @@ def test_run_folder_is_complete_and_opens_in_duckdb(analysis: Analysis, tmp_path
     assert served == pytest.approx(analysis.find("sdg_11_7_1_access", variant="large").numerator)
     import pyarrow.parquet as pq
 
-    for name in ("origins", "destinations", "network"):
+    for name in ("origins", "areas", "destinations", "network"):
         geo = json.loads(pq.read_schema(folder / f"{name}.parquet").metadata[b"geo"])
         assert geo["primary_column"] == "geometry"
     origins = gpd.read_parquet(folder / "origins.parquet")
     assert origins.crs == analysis.origins.crs
+    # the areas the run reports on: the study area named after the region, then each district
+    areas = gpd.read_parquet(folder / "areas.parquet")
+    assert areas.crs == analysis.origins.crs
+    assert list(areas["name"]) == ["Helsinki (demo)", "Länsi / 西区", "Itä / 东区"]
+    assert list(areas["level"]) == ["city", "district", "district"]
+    assert list(areas.columns) == ["name", "level", "area_km2", "caveat", "geometry"]
+    assert areas["caveat"].isna().all()  # a districts file's boundaries are not approximate
+    assert np.allclose(areas["area_km2"], areas.geometry.area / 1e6)
+    assert (areas["area_km2"] > 0).all()
+    assert manifest["parameters"]["districts"] == {
+        "source": str(analysis.access.region.config.districts),
+        "count": 2,
+        "approximate": False,
+    }
+    assert manifest["inputs"]["districts"]["sha256"]
+    counted = con.execute(
+        f"select count(*) from read_parquet('{folder / 'areas.parquet'}') where level = 'district'"
+    ).fetchone()[0]
+    assert counted == 2

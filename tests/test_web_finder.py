@@ -321,27 +321,33 @@ def test_chinese_search_on_a_hand_made_index() -> None:
     assert index.search("wenhua raod", 1)[0].label == "Wenhua Road (文化路)"
 
 
-def test_neighbourhoods_are_the_osm_suburbs(places: PlaceIndex) -> None:
+def test_neighbourhoods_are_the_run_districts(run: Run, places: PlaceIndex) -> None:
+    # the demo's districts are the OSM suburbs' approximate cells; those with residents are neighbourhoods
     labels = [h.label for h in places.neighbourhoods]
-    assert {"Kluuvi", "Kaartinkaupunki", "Kaisaniemi"} <= set(labels)
+    assert {"Kaartinkaupunki", "Kaisaniemi", "Keskusta"} <= set(labels)
+    assert set(labels) == set(run.origins["district"].dropna())
+    assert all(h.kind == "district" for h in places.neighbourhoods)
     assert labels == sorted(labels)
 
 
-def test_without_the_osm_file_only_destinations_are_searched_and_neighbourhoods_are_grid(run: Run) -> None:
+def test_without_the_osm_file_only_destinations_are_searched(run: Run) -> None:
     manifest = {**run.manifest, "inputs": {"osm": {"path": "/nonexistent/Helsinki.osm.pbf"}}}
     index = build_place_index(Run(run.id, run.folder, manifest))
     assert index.notes
     assert "not on this machine" in index.notes[0]
     assert {e[3] for e in index.entries} <= set(finder_settings().categories)
     assert index.search("Kluuvin Apteekki", 1)[0].kind == "pharmacy"
+    # the run's own districts still name the neighbourhoods: they need no OSM file
     assert index.neighbourhoods
-    assert all(h.kind == "grid" for h in index.neighbourhoods)
+    assert all(h.kind == "district" for h in index.neighbourhoods)
 
 
 def test_grid_neighbourhoods_are_named_by_their_nearest_street(run: Run, places: PlaceIndex) -> None:
     streets = [h for h in (places.search("katu", 50) + places.search("tie", 50)) if h.kind == "street"]
-    hoods = neighbourhoods_from_origins(run.origins, streets)
+    # a run without districts: 1 km squares named by their nearest street
+    hoods = neighbourhoods_from_origins(run.origins.drop(columns="district"), streets)
     assert hoods
+    assert all(h.kind == "grid" for h in hoods)
     assert all(h.label.startswith("Near ") for h in hoods)
 
 

@@ -170,8 +170,14 @@ def test_dashboard_shows_every_section_with_its_records(
     assert text.count('<svg class="chart"') >= 4
     assert '<svg class="map"' in text
     assert 'class="street ' in text
-    # the run has no districts: the page says so and what to do
-    assert "without districts" in text
+    # the demo's districts (approximate, from the OSM place nodes): a row of key figures for each
+    assert "without districts" not in text
+    districts = run.areas.loc[run.areas["level"] == "district", "name"]
+    assert len(districts) == 6
+    table = text[text.index('id="districts"') : text.index('id="downloads"')]
+    assert table.count("<tr>") == len(districts) + 1
+    for name in districts:
+        assert f">{name}</th>" in table
 
 
 def test_elders_mode_is_a_simplified_page(app: Any, client: TestClient, run_id: str) -> None:

@@ -7,7 +7,7 @@ import io
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,11 +18,11 @@ import pandas as pd
 
 from exquisite.access.run import AccessRun, run_access
 from exquisite.config import StudyRegion, load_region
-from exquisite.districts import load_districts
+from exquisite.districts import Districts, load_districts, osm_districts
 from exquisite.indicators.inputs import AnalysisInputs
 from exquisite.indicators.parameters import FAMILY_FILES, method_version
 from exquisite.indicators.records import Area, Indicator
-from exquisite.outputs.runfolder import write_run_folder
+from exquisite.outputs.runfolder import file_record, write_run_folder
 from exquisite.region import StepReporter
 
 #: Side of the square analysis grid (m) used when the population has no grid of its own (``buildings``).
@@ -60,6 +60,9 @@ class Analysis:
         Every indicator record, for the city and each district.
     timings
         Seconds per step.
+    districts
+        The districts the run reports on (None without districts); their ``caveat`` is on every district
+        record when their boundaries are approximate.
     """
 
     access: AccessRun
@@ -68,6 +71,7 @@ class Analysis:
     areas: list[Area]
     indicators: list[Indicator]
     timings: dict[str, float]
+    districts: Districts | None = None
 
     def indicator_table(self) -> pd.DataFrame:
         """The indicator records as a table (parameters, sources and caveats as JSON text)."""
@@ -111,13 +115,50 @@ class Analysis:
             crs=self.inputs.crs,
         )
 
+    def area_table(self) -> gpd.GeoDataFrame:
+        """The areas the run reports on, as ``areas.parquet`` holds them (run's CRS).
+
+        One row per area: the study area (``level`` ``city``, named after the region) and each district
+        (``level`` ``district``), with ``name``, ``level``, ``area_km2``, the districts' further name columns
+        (e.g. ``name:zh``, ``name:en`` of OSM districts), ``caveat`` (None unless the boundaries are
+        approximate) and the geometry.
+        """
+        districts = self.districts
+        extra = dict(districts.columns) if districts is not None else {}
+        rows = []
+        for area in self.areas:
+            row: dict[str, Any] = {
+                "name": self.access.region.config.name if area.level == "city" else area.name,
+                "level": area.level,
+                "area_km2": area.area_km2,
+            }
+            index = districts.names.index(area.name) if area.level == "district" and districts else None
+            for column, values in extra.items():
+                row[column] = None if index is None else values[index]
+            row["caveat"] = districts.caveat if index is not None and districts else None
+            rows.append(row)
+        columns = ["name", "level", "area_km2", *extra, "caveat"]
+        table = pd.DataFrame(rows, columns=columns).astype(
+            {"caveat": "string", **dict.fromkeys(extra, "string")}
+        )
+        return gpd.GeoDataFrame(table, geometry=[a.geometry for a in self.areas], crs=self.inputs.crs)
+
     def manifest(self) -> dict[str, Any]:
-        """The access run's manifest with the indicator method versions, areas and all timings."""
+        """The access run's manifest with the indicator method versions, areas, districts and all timings."""
         manifest = self.access.manifest()
         manifest["parameters"]["indicators"] = {name: method_version(name) for name in FAMILY_FILES}
         manifest["areas"] = [
             {"name": a.name, "level": a.level, "area_km2": round(a.area_km2, 4)} for a in self.areas
         ]
+        districts = self.access.region.config.districts
+        if isinstance(districts, Path):
+            manifest["inputs"]["districts"] = file_record(districts)
+        if districts is not None:
+            manifest["parameters"]["districts"] = {
+                "source": str(districts),
+                "count": 0 if self.districts is None else len(self.districts.names),
+                "approximate": self.districts is not None and self.districts.caveat is not None,
+            }
         manifest["indicators"] = len(self.indicators)
         manifest["timings_s"] = {k: round(v, 4) for k, v in self.timings.items()}
         return manifest
@@ -125,8 +166,9 @@ class Analysis:
     def write(self, out: str | os.PathLike[str], lang: str = "en") -> Path:
         """Write the run folder ``<out>/<timestamp>/`` atomically and return its path.
 
-        It holds ``manifest.json``, ``origins.parquet``, ``destinations.parquet``, ``network.parquet``,
-        ``indicators.json``, ``indicators.csv`` and ``report.html`` (in ``lang``: ``en`` or ``zh``).
+        It holds ``manifest.json``, ``origins.parquet``, ``areas.parquet``, ``destinations.parquet``,
+        ``network.parquet``, ``indicators.json``, ``indicators.csv`` and ``report.html`` (in ``lang``: ``en``
+        or ``zh``).
         """
         from exquisite.outputs.report import render_report
 
@@ -136,6 +178,7 @@ class Analysis:
         records = [r.to_dict() for r in self.indicators]
         writers = self.access.writers()
         writers["origins.parquet"] = lambda p: self.origins.to_parquet(p, index=False)
+        writers["areas.parquet"] = lambda p: self.area_table().to_parquet(p, index=False)
         writers["indicators.json"] = lambda p: p.write_text(
             json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8"
         )
@@ -181,14 +224,17 @@ def analyse(config: StudyRegion | str | os.PathLike[str], report: StepReporter |
     origins = pd.concat([inputs.origins, values], axis=1)
     origins["grid_id"] = _grid_ids(inputs)
     areas = [Area("city", "city", inputs.boundary, np.ones(len(origins), dtype=bool))]
-    if region_config.districts is not None:
-        districts = load_districts(
-            region_config.districts, region_config.district_name_column, inputs.crs, inputs.boundary
-        )
+    districts = _districts(run, inputs)
+    if districts is not None:
         origins["district"] = districts.assign(origins.geometry)
         areas += districts.areas(origins["district"].to_numpy())
     inputs = AnalysisInputs(**{**inputs.__dict__, "origins": origins})
     records = [record for area in areas for family in families for record in family.indicators(inputs, area)]
+    if districts is not None and districts.caveat is not None:
+        records = [
+            replace(r, caveats=[*r.caveats, districts.caveat]) if r.area in districts.names else r
+            for r in records
+        ]
     timings["indicators"] = time.perf_counter() - t0
     if report is not None:
         report("indicators", timings["indicators"])
@@ -199,7 +245,24 @@ def analyse(config: StudyRegion | str | os.PathLike[str], report: StepReporter |
         areas=areas,
         indicators=records,
         timings=timings,
+        districts=districts,
     )
+
+
+def _districts(run: AccessRun, inputs: AnalysisInputs) -> Districts | None:
+    """The study region's districts: its file's, or approximate ones from its OSM file (``districts: osm``).
+
+    The warnings of OSM districts (their caveat, or why there are none) join the region's warnings, which the
+    manifest, the command line and the report show.
+    """
+    config = run.region.config
+    if config.districts is None:
+        return None
+    if isinstance(config.districts, Path):
+        return load_districts(config.districts, config.district_name_column, inputs.crs, inputs.boundary)
+    districts, warnings = osm_districts(config.osm, inputs.crs, inputs.boundary)
+    run.region.warnings.extend(w for w in warnings if w not in run.region.warnings)
+    return districts
 
 
 def _grid_ids(inputs: AnalysisInputs) -> np.ndarray:

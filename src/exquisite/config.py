@@ -19,7 +19,8 @@ An example::
     gtfs_window: ["07:00", "19:00"]
     crs: EPSG:3067                                    # missing = the local UTM zone
     profiles: [adult, older, child, gb50180]
-    districts: communities.gpkg                       # optional: named polygons, any CRS
+    districts: communities.gpkg                       # optional: named polygons, any CRS; or `osm` for
+                                                      # approximate ones from the OSM file's place nodes
     built_up: {path: wsf2019.tif, values: [255]}      # optional: built-up raster for SDG 11.7.1
 
 Paths are relative to the folder of the YAML file.
@@ -69,6 +70,8 @@ _PROFILES_FILE = "profiles.yml"
 _PROFILE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2}))?$")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
+#: The ``districts:`` value that asks for districts made from the OSM file's place nodes.
+_OSM_DISTRICTS = "osm"
 
 # Keys people write for the ones we mean, that difflib would not find.
 _SYNONYMS = {
@@ -973,7 +976,8 @@ class StudyRegion(BaseModel):
     taxonomy
         ``"default"`` or a path to a taxonomy YAML.
     districts
-        A polygon file of districts (communities) with names.
+        A polygon file of districts (communities) with names, or ``"osm"``: approximate districts made from
+        the OSM file's place nodes (see :func:`exquisite.districts.osm_districts`).
     district_name_column
         The column of ``districts`` with the names; ``None`` to let the reader pick.
     built_up
@@ -995,7 +999,7 @@ class StudyRegion(BaseModel):
     crs: str | None = None
     profiles: dict[str, Profile] = Field(default_factory=load_profiles)
     taxonomy: Literal["default"] | Path = "default"
-    districts: Path | None = None
+    districts: Literal["osm"] | Path | None = None
     district_name_column: str | None = None
     built_up: BuiltUp | None = None
     source_file: Path | None = None
@@ -1130,7 +1134,18 @@ class StudyRegion(BaseModel):
     @field_validator("districts", mode="before")
     @classmethod
     def _districts(cls, value: Any, info: ValidationInfo) -> Any:
-        return None if value is None else _resolve_file(value, info, "districts file")
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().lower() == _OSM_DISTRICTS:
+            return _OSM_DISTRICTS
+        try:
+            return _resolve_file(value, info, "districts file")
+        except PydanticCustomError as error:
+            raise _fail(
+                error.context["problem"],
+                f"{error.context['hint']} Or write `districts: {_OSM_DISTRICTS}` for approximate districts "
+                "made from the OSM file's place nodes.",
+            ) from None
 
     @model_validator(mode="after")
     def _district_column(self) -> StudyRegion:
@@ -1138,6 +1153,13 @@ class StudyRegion(BaseModel):
             raise _fail(
                 "district_name_column is set but there is no districts file",
                 "Add districts: <polygon file>, or remove district_name_column.",
+                ("district_name_column",),
+            )
+        if self.district_name_column is not None and self.districts == _OSM_DISTRICTS:
+            raise _fail(
+                f"district_name_column is set but the districts come from the OSM file "
+                f"(districts: {_OSM_DISTRICTS}), where they are named by their name tag",
+                "Remove district_name_column, or give a districts file with that column.",
                 ("district_name_column",),
             )
         return self

@@ -22,7 +22,11 @@ def demo_pbf() -> Path:
 
 
 def demo_region() -> StudyRegion:
-    """The demo study region: central Helsinki, population estimated from OSM residential buildings."""
+    """The demo study region: central Helsinki, population estimated from OSM residential buildings.
+
+    Its districts are approximate ones made from the extract's place nodes (``districts: osm``): Voronoi
+    cells of its six ``place=suburb``/``neighbourhood`` nodes, clipped to the study area.
+    """
     pbf = demo_pbf()
     return region_from_dict(
         {
@@ -30,6 +34,7 @@ def demo_region() -> StudyRegion:
             "country": "FI",
             "osm": str(pbf),
             "population": {"source": "buildings"},
+            "districts": "osm",
         },
         base_dir=pbf.parent,
         source="demo",

@@ -12,7 +12,16 @@ from typing import Any
 import geopandas as gpd
 
 #: Files a run folder must hold to be served.
-RUN_FILES = ("manifest.json", "indicators.json", "origins.parquet", "destinations.parquet", "network.parquet")
+RUN_FILES = (
+    "manifest.json",
+    "indicators.json",
+    "origins.parquet",
+    "areas.parquet",
+    "destinations.parquet",
+    "network.parquet",
+)
+#: Files that run folders written by older versions lack: such a run is skipped with "run it again".
+NEWER_FILES = ("areas.parquet",)
 #: Files a reader may download, in the order the dashboard lists them (not manifest.json: it names the
 #: server's own file paths).
 DOWNLOADABLE = (
@@ -64,6 +73,16 @@ class Run:
     def origins(self) -> gpd.GeoDataFrame:
         """Origins with population and access columns (projected)."""
         return gpd.read_parquet(self.folder / "origins.parquet")
+
+    @cached_property
+    def areas(self) -> gpd.GeoDataFrame:
+        """The areas the run reports on (``areas.parquet``, projected).
+
+        The study area (``level`` ``city``, named after the region) and each district (``level``
+        ``district``), with ``name``, ``area_km2`` and ``caveat`` (set when district boundaries are
+        approximate).
+        """
+        return gpd.read_parquet(self.folder / "areas.parquet")
 
     @cached_property
     def destinations(self) -> gpd.GeoDataFrame:
@@ -142,7 +161,10 @@ def _unservable(folder: Path) -> str:
     """Why a run folder cannot be served ("" when it can)."""
     missing = [name for name in RUN_FILES if not (folder / name).is_file()]
     if missing:
-        return f"it has no {', '.join(missing)}"
+        reason = f"it has no {', '.join(missing)}"
+        if set(missing) <= set(NEWER_FILES) and (folder / "manifest.json").is_file():
+            reason += " (it was written by an older version); run it again"
+        return reason
     import pyarrow.parquet as pq
 
     try:
