@@ -66,6 +66,7 @@ def test_demo_writes_a_run_folder(tmp_path: Path) -> None:
         "origins.parquet",
         "destinations.parquet",
         "network.parquet",
+        "areas.parquet",
         "indicators.json",
         "indicators.csv",
         "report.html",
