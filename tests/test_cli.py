@@ -365,3 +365,69 @@ def test_serve_answers_on_loopback(demo_runs_root: Path, tmp_path: Path) -> None
     finally:
         server.terminate()
         server.wait(timeout=20)
+
+
+def _governance_file(tmp_path: Path) -> Path:
+    settings = tmp_path / "governance.yml"
+    settings.write_text(f"data_dir: {tmp_path / 'data'}\n", encoding="utf-8")
+    return settings
+
+
+def test_api_keys_are_made_listed_and_revoked(tmp_path: Path) -> None:
+    from exquisite.governance.apikeys import check_api_key
+    from exquisite.governance.db import Store
+    from exquisite.governance.settings import load_settings
+
+    settings = _governance_file(tmp_path)
+    made = runner.invoke(app, ["apikey", "add", "City hotline app", "--governance", str(settings)])
+    assert made.exit_code == 0, made.output
+    key = made.output.split()[0]
+    listed = runner.invoke(app, ["apikey", "list", "--governance", str(settings)])
+    assert "City hotline app" in listed.output
+    assert key not in listed.output  # only its hash is kept
+    store = Store(load_settings(settings).database())
+    try:
+        with store.session() as session:
+            assert check_api_key(session, key) is not None
+        assert runner.invoke(app, ["apikey", "revoke", "1", "--governance", str(settings)]).exit_code == 0
+        with store.session() as session:
+            assert check_api_key(session, key) is None
+    finally:
+        store.dispose()
+    _expect_clear_error(["apikey", "revoke", "1", "--governance", str(settings)], "key 1", "no active key")
+    _expect_clear_error(["apikey", "add", "<b>app</b>", "--governance", str(settings)], "name:", "plain")
+
+
+def test_staff_accounts_from_the_command_line(tmp_path: Path) -> None:
+    settings = _governance_file(tmp_path)
+    password = "lantern-harbour-42-quay\n"
+    made = runner.invoke(
+        app,
+        [
+            "staff",
+            "add",
+            "wang",
+            "--role",
+            "department_staff",
+            "--department",
+            "lighting",
+            "--governance",
+            str(settings),
+        ],
+        input=password * 2,
+    )
+    assert made.exit_code == 0, made.output
+    assert "staff account wang (department_staff, lighting) created" in made.output
+    assert "lantern-harbour" not in made.output.split("created")[-1]
+    result = runner.invoke(
+        app, ["staff", "add", "liming", "--role", "mayor", "--governance", str(settings)], input=password * 2
+    )
+    assert result.exit_code == EXIT_BAD_INPUT
+    assert "'mayor' is not a role" in result.output
+    weak = runner.invoke(
+        app,
+        ["staff", "add", "zhao", "--role", "admin", "--governance", str(settings)],
+        input="password\npassword\n",
+    )
+    assert weak.exit_code == EXIT_BAD_INPUT
+    assert "password" in weak.output

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from exquisite.access.run import AccessRun
     from exquisite.analysis import Analysis
     from exquisite.config import StudyRegion
+    from exquisite.governance.db import Store
+    from exquisite.governance.settings import Settings
 
 app = typer.Typer(
     name="exquisite",
@@ -370,3 +372,122 @@ def _print_indicator_summary(analysis: Analysis) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     app()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The governance service's accounts: staff and Open311 clients.
+# ------------------------------------------------------------------------------------------------------------
+
+staff_app = typer.Typer(help="Staff accounts of the governance service.", no_args_is_help=True)
+apikey_app = typer.Typer(help="API keys of Open311 clients that post reports.", no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+app.add_typer(apikey_app, name="apikey")
+
+GovernanceFile = Annotated[
+    Path | None,
+    typer.Option("--governance", help="The governance settings file (default: the built-in settings)."),
+]
+
+
+def _governance_settings(path: Path | None) -> Settings:
+    from exquisite.governance.settings import load_settings
+
+    try:
+        return load_settings(path)
+    except InputError as error:
+        raise _fail(error) from None
+
+
+@staff_app.command("add")
+def staff_add(
+    username: Annotated[str, typer.Argument(help="The name to sign in with.")],
+    role: Annotated[str, typer.Option(help="admin, department_staff or community_moderator.")],
+    department: Annotated[str | None, typer.Option(help="The department (department staff).")] = None,
+    community: Annotated[str | None, typer.Option(help="The community (community moderators).")] = None,
+    display_name: Annotated[str | None, typer.Option(help="The name shown to colleagues.")] = None,
+    governance: GovernanceFile = None,
+) -> None:
+    """Create a staff account; the password is asked for twice (never given on the command line)."""
+    from exquisite.governance.staff import add_staff_account
+
+    settings = _governance_settings(governance)
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        done = add_staff_account(
+            settings,
+            username,
+            password,
+            role=role,
+            display_name=display_name,
+            department=department,
+            community=community,
+        )
+    except InputError as error:
+        raise _fail(error) from None
+    console.print(done, highlight=False)
+
+
+def _api_key_store(governance: Path | None) -> Store:
+    from exquisite.governance.db import Store
+
+    return Store(_governance_settings(governance).database())
+
+
+@apikey_app.command("add")
+def apikey_add(
+    name: Annotated[str, typer.Argument(help="Who the key is for, e.g. 'City hotline app'.")],
+    governance: GovernanceFile = None,
+) -> None:
+    """Make a key for an Open311 client; it is shown once, only the hash is kept."""
+    from exquisite.governance.apikeys import create_api_key
+
+    store = _api_key_store(governance)
+    try:
+        with store.session() as session:
+            key = create_api_key(session, name)
+    except InputError as error:
+        raise _fail(error) from None
+    finally:
+        store.dispose()
+    console.print(key, highlight=False, soft_wrap=True)
+    err_console.print("Keep this key now: it cannot be shown again.", highlight=False)
+
+
+@apikey_app.command("list")
+def apikey_list(governance: GovernanceFile = None) -> None:
+    """List the keys (id, name, active, created), never the keys themselves."""
+    from exquisite.governance.apikeys import list_api_keys
+
+    store = _api_key_store(governance)
+    try:
+        with store.session() as session:
+            rows = [(k.id, k.name, k.active, k.created_at) for k in list_api_keys(session)]
+    finally:
+        store.dispose()
+    table = Table(title=f"{len(rows)} API keys")
+    for column in ("id", "name", "active", "created (UTC)"):
+        table.add_column(column)
+    for key_id, name, active, created in rows:
+        table.add_row(str(key_id), name, "yes" if active else "revoked", f"{created:%Y-%m-%d %H:%M}")
+    console.print(table)
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    key_id: Annotated[int, typer.Argument(help="The key's id (see `exquisite apikey list`).")],
+    governance: GovernanceFile = None,
+) -> None:
+    """Stop a key from working."""
+    from exquisite.governance.apikeys import revoke_api_key
+
+    store = _api_key_store(governance)
+    try:
+        with store.session() as session:
+            revoked = revoke_api_key(session, key_id)
+    finally:
+        store.dispose()
+    if not revoked:
+        raise _fail(
+            InputError(f"key {key_id}", "there is no active key with this id", "See exquisite apikey list.")
+        )
+    console.print(f"key {key_id} revoked", highlight=False)
