@@ -96,8 +96,9 @@ def new_report(
     description: str = "The lamp at the corner is out.",
     photo: bool = False,
     now: Any = None,
+    confirmed: bool = True,
 ) -> int:
-    """A published report (as from a trusted channel) at a point in ``community``; its id."""
+    """A report at a point in ``community``: published at once (trusted channel) or awaiting confirmation."""
     from exquisite.governance.photos import process_photo
     from exquisite.governance.reports import read_submission, submit
 
@@ -125,7 +126,9 @@ def new_report(
     assert submission.community == community
     photos = [process_photo(_png(), gov.settings.photos, "lamp.png")] if photo else []
     with gov.store.session() as session:
-        report, _secret = submit(session, submission, photos=photos, needs_confirmation=False, now=now)
+        report, _secret = submit(
+            session, submission, photos=photos, needs_confirmation=not confirmed, now=now
+        )
         return int(report.id)
 
 
