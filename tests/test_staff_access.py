@@ -145,6 +145,8 @@ def test_foreign_report_is_indistinguishable_from_a_missing_one(governance_clien
     assert hidden.status_code == missing.status_code == 404
     same = hidden.text.replace(f"/staff/reports/{foreign}", "/staff/reports/N")
     assert same == missing.text.replace(f"/staff/reports/{foreign + 1000}", "/staff/reports/N")
+    for path in ("/staff/reports/abc", "/staff/reports/99999999999", "/staff/reports/-1"):
+        assert client.get(path).status_code == 404, path
     # The queue lists reports of the moderator's community only.
     own = new_report(client, service_code="002", community=home)
     queue = client.get("/staff", params={"state": "all"}).text

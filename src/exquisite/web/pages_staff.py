@@ -58,6 +58,10 @@ SORTS = {
 }
 
 
+#: The largest id a report can have (a 32-bit signed integer column): larger numbers name no report.
+MAX_ID = 2**31 - 1
+
+
 class SignInRequiredError(Exception):
     """No live staff session: the reader is sent to the sign-in page."""
 
@@ -202,6 +206,8 @@ class Staff:
             raise DeniedError(ui.gettext("Your role may not do this. Ask an administrator if you need it."))
         report_id = request.path_params.get("report_id")
         if report_id is not None:
+            if not str(report_id).isdigit() or int(report_id) > MAX_ID:
+                raise _not_found()
             with gov.store.session() as session:
                 report = session.get(Report, int(report_id))
                 covered = report is not None and actor.covers(report)
