@@ -15,10 +15,12 @@ import pytest
 import shapely
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
+from markupsafe import escape
 
 import exquisite
 from exquisite.analysis import Analysis
 from exquisite.config import region_from_dict
+from exquisite.districts import osm_districts
 from exquisite.outputs import report as report_module
 from exquisite.outputs.charts import LABEL_WIDTH, VALUE_WIDTH, WIDTH, Row, bar_chart
 from exquisite.outputs.i18n import Formatter, catalogue_path, translations
@@ -240,6 +242,38 @@ def test_sections_follow_the_records(analysis: Analysis, reports: dict[str, str]
         assert section not in bare
     assert 'id="people"' in bare
     assert "本次运行没有指标记录。" in bare
+
+
+def test_district_table_shows_the_caveat_of_approximate_districts(
+    analysis: Analysis, reports: dict[str, str], helsinki_pbf: Path
+) -> None:
+    # districts from a file carry no caveat: the table stands alone
+    assert analysis.districts is not None
+    assert analysis.districts.caveat is None
+    assert "district-caveat" not in reports["en"]
+    # the same run with the OSM place nodes' approximate districts (districts: osm)
+    osm, _warnings = osm_districts(helsinki_pbf, analysis.inputs.crs, analysis.inputs.boundary)
+    assert osm is not None
+    assert osm.caveat is not None
+    approximate = dataclasses.replace(analysis, districts=osm)
+    en, zh = (render_report(approximate, lang) for lang in ("en", "zh"))
+    for html in (en, zh):
+        section = html[html.index('<section id="districts"') : html.index('<section id="methods"')]
+        assert section.count('class="note district-caveat"') == 1
+        assert section.index("</table>") < section.index("district-caveat")
+    section = en[en.index('<section id="districts"') : en.index('<section id="methods"')]
+    assert f'<p class="note district-caveat">{escape(osm.caveat)}</p>' in section
+    section = zh[zh.index('<section id="districts"') : zh.index('<section id="methods"')]
+    note = re.search(r'<p class="note district-caveat">([^<]+)</p>', section)
+    assert note is not None
+    assert note.group(1).startswith("分区边界为近似值")
+    assert "(place=suburb, place=quarter, place=neighbourhood)" in osm.caveat
+    assert "（place=suburb, place=quarter, place=neighbourhood）" in note.group(1)
+    # apart from the note, the section is the one of the file's districts
+    section = en[en.index('<section id="districts"') : en.index('<section id="methods"')]
+    plain = reports["en"]
+    plain = plain[plain.index('<section id="districts"') : plain.index('<section id="methods"')]
+    assert re.sub(r'<p class="note district-caveat">[^<]*</p>\n', "", section) == plain
 
 
 def test_headline_cards_show_the_records(analysis: Analysis, reports: dict[str, str]) -> None:

@@ -30,7 +30,13 @@ from exquisite.web.finder import (
     finder_for,
     finder_settings,
 )
-from exquisite.web.places import PlaceIndex, build_place_index, neighbourhoods_from_origins, place_index_for
+from exquisite.web.places import (
+    PlaceIndex,
+    build_place_index,
+    neighbourhoods_from_areas,
+    neighbourhoods_from_origins,
+    place_index_for,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -321,13 +327,42 @@ def test_chinese_search_on_a_hand_made_index() -> None:
     assert index.search("wenhua raod", 1)[0].label == "Wenhua Road (文化路)"
 
 
-def test_neighbourhoods_are_the_run_districts(run: Run, places: PlaceIndex) -> None:
-    # the demo's districts are the OSM suburbs' approximate cells; those with residents are neighbourhoods
+def test_neighbourhoods_are_the_run_districts(run: Run, places: PlaceIndex, finder: Finder) -> None:
+    # the demo's districts are the OSM place nodes' approximate cells; every one is a neighbourhood, also
+    # those where nobody lives (Kluuvi and Hakaniemi have no residential buildings in the extract)
     labels = [h.label for h in places.neighbourhoods]
-    assert {"Kaartinkaupunki", "Kaisaniemi", "Keskusta"} <= set(labels)
-    assert set(labels) == set(run.origins["district"].dropna())
+    districts = run.areas[run.areas["level"] == "district"]
+    assert len(districts) == 6
+    assert labels == sorted(districts["name"])
+    assert {"Kluuvi", "Hakaniemi"} <= set(labels)
+    assert not {"Kluuvi", "Hakaniemi"} & set(run.origins["district"].dropna())
     assert all(h.kind == "district" for h in places.neighbourhoods)
-    assert labels == sorted(labels)
+    # each lies inside its own district, and the finder answers for it
+    cells = dict(zip(districts["name"], districts.geometry, strict=True))
+    for hood in places.neighbourhoods:
+        assert cells[hood.label].contains(shapely.Point(_xy(run, hood.lon, hood.lat)))
+        assert finder.services(hood.lon, hood.lat, "adult").categories
+
+
+def test_without_districts_the_neighbourhoods_come_from_osm_or_a_grid(run: Run, tmp_path: Path) -> None:
+    city_only = run.areas[run.areas["level"] == "city"]
+    assert neighbourhoods_from_areas(city_only) == []
+    two = run.areas[run.areas["name"].isin(["Kluuvi", "Keskusta"])]
+    assert [h.label for h in neighbourhoods_from_areas(two)] == ["Keskusta", "Kluuvi"]
+    # a run folder whose areas.parquet holds the study area only (a run made without districts)
+    folder = tmp_path / "helsinki-demo" / run.folder.name
+    folder.mkdir(parents=True)
+    for path in run.folder.iterdir():
+        if path.name != "areas.parquet":
+            (folder / path.name).symlink_to(path)
+    city_only.to_parquet(folder / "areas.parquet", index=False)
+    with_osm = build_place_index(Run(run.id, folder, run.manifest)).neighbourhoods
+    assert with_osm
+    assert {h.kind for h in with_osm} <= {"suburb", "neighbourhood", "quarter"}
+    manifest = {**run.manifest, "inputs": {"osm": {"path": "/nonexistent/Helsinki.osm.pbf"}}}
+    grid = build_place_index(Run(run.id, folder, manifest)).neighbourhoods
+    assert grid
+    assert {h.kind for h in grid} == {"grid"}  # 1 km squares (without the OSM file, no streets name them)
 
 
 def test_without_the_osm_file_only_destinations_are_searched(run: Run) -> None:

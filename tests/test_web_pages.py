@@ -7,17 +7,20 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
 from fastapi.testclient import TestClient
+from markupsafe import escape
 
 from exquisite.web.app import SECURITY_HEADERS, create_app
-from exquisite.web.catalogue import RunCatalogue
+from exquisite.web.catalogue import DOWNLOADABLE, RunCatalogue
 from exquisite.web.ui import accept_language, safe_next, web_translations
 
 WEB = Path(__file__).resolve().parents[1] / "src" / "exquisite" / "web"
@@ -178,6 +181,34 @@ def test_dashboard_shows_every_section_with_its_records(
     assert table.count("<tr>") == len(districts) + 1
     for name in districts:
         assert f">{name}</th>" in table
+    # under the table, what areas.parquet says of their boundaries, once, in the reader's language
+    caveat = run.areas["caveat"].dropna().unique()
+    assert len(caveat) == 1
+    assert caveat[0].startswith("District boundaries are approximate")
+    assert table.index("</table>") < table.index(f'<p class="note district-caveat">{escape(caveat[0])}</p>')
+    zh = client.get(f"/runs/{run_id}", params={"lang": "zh"}).text
+    zh_table = zh[zh.index('id="districts"') : zh.index('id="downloads"')]
+    assert zh_table.count("<tr>") == len(districts) + 1
+    note = re.findall(r'<p class="note district-caveat"([^>]*)>([^<]+)</p>', zh_table)
+    assert note == [("", note[0][1])]  # Chinese, the page's language: no lang attribute
+    assert note[0][1].startswith("分区边界为近似值")
+    assert "place=suburb, place=quarter, place=neighbourhood" in note[0][1]
+    assert zh_table.index("</table>") < zh_table.index("district-caveat")
+
+
+def test_district_caveats_are_shown_in_the_readers_language(runs_root: Path, run_id: str) -> None:
+    from exquisite.outputs.report import district_caveat
+
+    run = RunCatalogue(runs_root).get(run_id)
+    stored = str(run.areas["caveat"].dropna().iloc[0])
+    assert district_caveat(stored, "en") == {"text": stored, "lang": ""}
+    zh = district_caveat(stored, "zh")
+    assert zh["lang"] == ""
+    assert "Voronoi" in zh["text"]
+    assert "District boundaries" not in zh["text"]
+    # a caveat the data file does not know stays as written, marked as English
+    other = "Districts drawn by hand from a 1990 paper map."
+    assert district_caveat(other, "zh") == {"text": other, "lang": "en"}
 
 
 def test_elders_mode_is_a_simplified_page(app: Any, client: TestClient, run_id: str) -> None:
@@ -390,6 +421,7 @@ def test_downloads_serve_the_run_files(client: TestClient, runs_root: Path, run_
     assert {
         "indicators.csv",
         "origins.parquet",
+        "areas.parquet",
         "destinations.parquet",
         "network.parquet",
         "report.html",
@@ -398,6 +430,12 @@ def test_downloads_serve_the_run_files(client: TestClient, runs_root: Path, run_
         response = client.get(url)
         assert response.status_code == 200
         assert response.content == run.file(name).read_bytes()
+    assert [name for _url, name in links] == [n for n in DOWNLOADABLE if (run.folder / n).is_file()]
+    assert ">Study area and districts (GeoParquet)</a>" in text
+    areas = gpd.read_parquet(BytesIO(client.get(f"/runs/{run_id}/files/areas.parquet").content))
+    assert list(areas["level"]) == ["city"] + ["district"] * 6
+    zh = client.get(f"/runs/{run_id}", params={"lang": "zh"}).text
+    assert ">研究区域和分区（GeoParquet）</a>" in zh
     csv = client.get(f"/runs/{run_id}/files/indicators.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     assert 'attachment; filename="indicators.csv"' in csv.headers["content-disposition"]

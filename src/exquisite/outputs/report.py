@@ -1175,7 +1175,12 @@ class _Report:
                     "cells": cells,
                 }
             )
-        return {"columns": [self.label(i) for i, _p in columns], "rows": rows}
+        caveat = self.analysis.districts.caveat if self.analysis.districts is not None else None
+        return {
+            "columns": [self.label(i) for i, _p in columns],
+            "rows": rows,
+            "caveats": [district_caveat(caveat, self.lang)] if caveat else [],
+        }
 
     def indicator_groups(self) -> list[dict[str, Any]]:
         """Every city record, grouped by indicator id: label, definition, standard, and a table of values.
@@ -1292,6 +1297,42 @@ def _known_names(_: Callable[[str], str]) -> dict[str, str]:
         "streets": _("streets"),
         "ops_and_streets": _("open public space and streets"),
     }
+
+
+def district_caveat(caveat: str, lang: str) -> dict[str, str]:
+    """A districts' caveat (approximate boundaries) as readers of ``lang`` see it.
+
+    The caveat of OSM districts (``caveat`` of ``data/osm_districts.yml``, as runs store it in English) is
+    shown in Chinese from the file's ``caveat_zh``, with the same place values; any other caveat is shown as
+    it was written, marked as English.
+
+    Parameters
+    ----------
+    caveat
+        The caveat as the run stores it (``areas.parquet``'s ``caveat``, :attr:`Districts.caveat`).
+    lang
+        The reader's language (``en`` or ``zh``).
+
+    Returns
+    -------
+    dict
+        ``text``, and ``lang``: the text's language when it is not ``lang`` (else ``""``).
+    """
+    from exquisite.districts import osm_district_settings
+
+    text = " ".join(str(caveat).split())
+    if lang == "en":
+        return {"text": text, "lang": ""}
+    settings = osm_district_settings()
+    template = " ".join(str(settings.get("caveat", "")).split())
+    translated = settings.get(f"caveat_{lang}")
+    if template and translated:
+        pattern = re.escape(template).replace(re.escape("{places}"), "(?P<places>.+?)")
+        found = re.fullmatch(pattern, text)
+        if found is not None:
+            places = found.groupdict().get("places", "")
+            return {"text": " ".join(str(translated).split()).format(places=places), "lang": ""}
+    return {"text": text, "lang": "en"}
 
 
 def place_language(country: str | None, lang: str) -> str:

@@ -28,6 +28,7 @@ DOWNLOADABLE = (
     "indicators.csv",
     "indicators.json",
     "origins.parquet",
+    "areas.parquet",
     "destinations.parquet",
     "network.parquet",
     "report.html",

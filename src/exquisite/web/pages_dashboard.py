@@ -22,8 +22,8 @@ import pandas as pd
 from exquisite.indicators.parameters import definitions, load_parameters
 from exquisite.outputs.charts import Row, bar_chart
 from exquisite.outputs.i18n import Formatter
+from exquisite.outputs.report import district_caveat, source_text, unique
 from exquisite.outputs.report import settings as report_settings
-from exquisite.outputs.report import source_text, unique
 from exquisite.taxonomy import default_taxonomy
 from exquisite.web.catalogue import DOWNLOADABLE, Run
 from exquisite.web.pages_maps import base_map
@@ -581,7 +581,26 @@ class Dashboard:
                 )
                 cells.append("–" if record is None else self.value_text(record["value"], record["unit"]))
             rows.append({"name": area, "cells": cells})
-        return {"columns": [self.label(i) for i in ids], "rows": rows}
+        return {"columns": [self.label(i) for i in ids], "rows": rows, "caveats": self.district_caveats()}
+
+    def district_caveats(self) -> list[dict[str, str]]:
+        """What the run's districts carry (``areas.parquet``'s ``caveat``: approximate boundaries), each once.
+
+        Returns
+        -------
+        list of dict
+            ``text`` in the reader's language when it is known in it, and ``lang``: the ``lang`` attribute
+            the text needs (``""`` when it is the page's language).
+        """
+        areas = self.run.areas
+        if "caveat" not in areas or "level" not in areas:
+            return []
+        texts = unique(str(c) for c in areas.loc[areas["level"] == "district", "caveat"].dropna() if str(c))
+        out = []
+        for text in texts:
+            shown = district_caveat(text, self.ui.lang)
+            out.append({"text": shown["text"], "lang": self.ui.text_lang(shown["lang"])})
+        return out
 
     def downloads(self) -> list[dict[str, str]]:
         """The run's files that may be downloaded, with their size."""
@@ -591,6 +610,7 @@ class Dashboard:
             "indicators.json": _("Indicators with sources and parameters (JSON)"),
             "origins.parquet": _("Residents' access per grid point (GeoParquet)"),
             "destinations.parquet": _("Services and places (GeoParquet)"),
+            "areas.parquet": _("Study area and districts (GeoParquet)"),
             "network.parquet": _("Walking network (GeoParquet)"),
             "report.html": _("Full report (HTML)"),
         }

@@ -349,32 +349,24 @@ def destination_entries(
 
 
 def neighbourhoods_from_origins(origins: gpd.GeoDataFrame, street_entries: list[PlaceHit]) -> list[PlaceHit]:
-    """Neighbourhoods from the run's districts, or grid squares of 1 km named by their nearest street.
+    """Neighbourhoods of a run without districts: grid squares of 1 km named by their nearest street.
 
     Parameters
     ----------
     origins
-        The run's origins (``district`` column when the run has districts).
+        The run's origins: every square with residents is one.
     street_entries
-        Streets of the index, to name grid squares by.
+        Streets of the index, to name the squares by.
 
     Returns
     -------
     list of PlaceHit
-        Districts (kind ``district``), else squares with residents (kind ``grid``), sorted by label.
+        Squares with residents (kind ``grid``, at the origin nearest the middle of their origins), by label.
     """
     if origins.empty:
         return []
     pts = origins.geometry.to_crs("EPSG:4326")
     lon, lat = pts.x.to_numpy(), pts.y.to_numpy()
-    if "district" in origins and origins["district"].notna().any():
-        out = []
-        district = origins["district"].astype("string")
-        for name in sorted(district.dropna().unique()):
-            m = (district == name).fillna(False).to_numpy()
-            i = np.flatnonzero(m)[np.argmin((lon[m] - lon[m].mean()) ** 2 + (lat[m] - lat[m].mean()) ** 2)]
-            out.append(PlaceHit(str(name), round(float(lon[i]), 6), round(float(lat[i]), 6), "district"))
-        return out
     xy = shapely.get_coordinates(origins.geometry.values)
     cell = np.floor(xy / 1000.0).astype(np.int64)
     _, group = np.unique(cell, axis=0, return_inverse=True)
@@ -391,11 +383,43 @@ def neighbourhoods_from_origins(origins: gpd.GeoDataFrame, street_entries: list[
     return sorted(out, key=lambda p: p.label)
 
 
+def neighbourhoods_from_areas(areas: gpd.GeoDataFrame) -> list[PlaceHit]:
+    """Neighbourhoods from the run's districts (``areas.parquet``): a point inside each, sorted by name.
+
+    Every district is one, whether or not residents live in it (a district of shops and offices is still a
+    place to look for services from).
+
+    Parameters
+    ----------
+    areas
+        The run's areas (:attr:`Run.areas`): rows of ``level`` ``district`` become neighbourhoods.
+
+    Returns
+    -------
+    list of PlaceHit
+        One per named district with an area (kind ``district``, at its ``point_on_surface`` in WGS84),
+        sorted by label; empty when the run has no districts.
+    """
+    if areas.empty or "level" not in areas or "name" not in areas:
+        return []
+    districts = areas[(areas["level"] == "district") & areas["name"].notna() & areas.geometry.notna()]
+    districts = districts[~districts.geometry.is_empty]
+    if districts.empty:
+        return []
+    pts = districts.geometry.representative_point().to_crs("EPSG:4326")  # shapely's point_on_surface
+    hits = [
+        PlaceHit(str(name), round(float(p.x), 6), round(float(p.y), 6), "district")
+        for name, p in zip(districts["name"], pts, strict=True)
+    ]
+    return sorted(_dedupe_hits(hits), key=lambda p: p.label)
+
+
 def build_place_index(run: Run) -> PlaceIndex:
     """The place index of a run: destinations, and the names and addresses of its OSM file when it exists.
 
-    Neighbourhoods are the run's districts when it has any, else the OSM file's ``place=suburb``,
-    ``neighbourhood`` and ``quarter`` features, else 1 km grid squares named by their nearest street.
+    Neighbourhoods are the run's districts (``areas.parquet``) when it has any, else the OSM file's
+    ``place=suburb``, ``neighbourhood`` and ``quarter`` features, else 1 km grid squares named by their
+    nearest street.
     """
     params = run.manifest.get("parameters", {})
     bounds = params.get("boundary_wgs84_bounds")
@@ -416,13 +440,11 @@ def build_place_index(run: Run) -> PlaceIndex:
             "the run's destinations are searched, without streets and addresses"
         )
     streets = [PlaceHit(e[0], e[1], e[2], e[3]) for e in entries if e[3] == "street"]
-    origins = run.origins
-    if "district" in origins and origins["district"].notna().any():
-        hoods = neighbourhoods_from_origins(origins, streets)
-    elif osm_places:
+    hoods = neighbourhoods_from_areas(run.areas)
+    if not hoods and osm_places:
         hoods = sorted(_dedupe_hits(osm_places), key=lambda p: p.label)
-    else:
-        hoods = neighbourhoods_from_origins(origins, streets)
+    elif not hoods:
+        hoods = neighbourhoods_from_origins(run.origins, streets)
     return PlaceIndex(entries, hoods, notes)
 
 
