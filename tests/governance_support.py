@@ -20,6 +20,7 @@ error (CI must not pass by skipping).
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,10 +81,25 @@ def governance_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     try:
         yield make_url(server).set(database=name).render_as_string(hide_password=False)
     finally:
-        with psycopg.connect(_libpq(server), autocommit=True) as connection:
-            connection.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+        _drop_database(server, name)
+
+
+def _drop_database(server: str, name: str, attempts: int = 20) -> None:
+    """Drop a test database, waiting out an autovacuum worker that may be in it.
+
+    ``WITH (FORCE)`` ends the test's own connections, but not the server's autovacuum worker (only a
+    superuser may): when one happens to be in the database, try again shortly after it has gone.
+    """
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    for attempt in range(attempts):
+        try:
+            with psycopg.connect(_libpq(server), autocommit=True) as connection:
+                connection.execute(drop)
+            return
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.25)
 
 
 @pytest.fixture
