@@ -408,3 +408,20 @@ def test_a_wrong_value_names_file_and_key(tmp_path: Path, content: str, key: str
 def test_an_empty_or_shapeless_settings_file_names_the_file(tmp_path: Path, content: str) -> None:
     path, message = _settings_error(tmp_path, content)
     assert message.startswith(f"{path}: ")
+
+
+def _open_store(url: str) -> None:
+    Store(url).dispose()
+
+
+def test_processes_opening_a_new_store_at_once_migrate_one_after_another(governance_url: str) -> None:
+    """Server workers starting together on a new database: each opens it, none fails on a half-made schema."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_open_store, args=(governance_url,)) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]

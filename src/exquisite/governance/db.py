@@ -72,16 +72,43 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+#: The PostgreSQL advisory lock that lets one process at a time migrate (any constant shared by all).
+_MIGRATION_LOCK = 0x45585131  # "EXQ1"
+
+
 def migrate(engine: Engine) -> None:
-    """Bring the schema of ``engine``'s database up to the latest Alembic revision."""
+    """Bring the schema of ``engine``'s database up to the latest Alembic revision.
+
+    Several server processes opening a new store at once migrate one after the other: the others then find
+    the schema up to date (a lock file beside a SQLite database; an advisory lock on PostgreSQL).
+    """
     from alembic import command
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as connection:
+    with _one_at_a_time(engine), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+@contextmanager
+def _one_at_a_time(engine: Engine) -> Iterator[None]:
+    """Hold an exclusive lock on ``<database file>.migrate.lock`` (SQLite); nothing for other databases."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database:
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 class Store:

@@ -33,6 +33,7 @@ from typing import Any
 
 import yaml
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
@@ -518,7 +519,7 @@ async def service_definition(request: Request, code: str, fmt: str) -> Response:
 
 
 @router.get("/requests.{fmt}", include_in_schema=False)
-async def requests_list(request: Request, fmt: str) -> Response:
+def requests_list(request: Request, fmt: str) -> Response:
     """GET Service Requests: by ids (overriding all else), or by service, window and status."""
     fmt = _fmt(fmt)
     governance = _governance(request)
@@ -572,7 +573,7 @@ async def requests_list(request: Request, fmt: str) -> Response:
 
 
 @router.get("/requests/{request_id}.{fmt}", include_in_schema=False)
-async def request_one(request: Request, request_id: str, fmt: str) -> Response:
+def request_one(request: Request, request_id: str, fmt: str) -> Response:
     """GET Service Request: a list of one."""
     fmt = _fmt(fmt)
     governance = _governance(request)
@@ -593,7 +594,7 @@ async def request_one(request: Request, request_id: str, fmt: str) -> Response:
 
 
 @router.get("/tokens/{token}.{fmt}", include_in_schema=False)
-async def token_lookup(request: Request, token: str, fmt: str) -> Response:
+def token_lookup(request: Request, token: str, fmt: str) -> Response:
     """GET service_request_id from a token."""
     fmt = _fmt(fmt)
     governance = _governance(request)
@@ -608,7 +609,7 @@ async def token_lookup(request: Request, token: str, fmt: str) -> Response:
 
 
 @router.get("/media/{report_id}/{photo_id}.jpg", include_in_schema=False)
-async def media(request: Request, report_id: str, photo_id: str) -> Response:
+def media(request: Request, report_id: str, photo_id: str) -> Response:
     """A public report's photo (re-written JPEG without metadata)."""
     governance = _governance(request)
     missing = _fail(404, "media: no public photo here")
@@ -744,10 +745,19 @@ def _rate_limited(
 
 @router.post("/requests.{fmt}", include_in_schema=False)
 async def create_request(request: Request, fmt: str) -> Response:
-    """POST Service Request: checked, published at once, answered with its id."""
+    """POST Service Request: checked, published at once, answered with its id.
+
+    The body is read here; checking and storing run in a worker thread, so one slow commit does not hold up
+    the server's other requests.
+    """
     fmt = _fmt(fmt)
     governance = _governance(request)
     post = await _read_post(request, governance)
+    return await run_in_threadpool(_create_request, request, fmt, governance, post)
+
+
+def _create_request(request: Request, fmt: str, governance: Governance, post: _Post) -> Response:
+    """Check and store a posted request (see :func:`create_request`)."""
     api_key = post.fields.get("api_key") or _param(request, "api_key")
     if not api_key:
         raise _fail(403, f"api_key: required to post a request. {governance.settings.key_service}")
