@@ -117,14 +117,18 @@ class RunCatalogue:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._runs: dict[str, Run] = {}
+        #: Run folders found servable: a written run folder never changes, so each is checked once.
+        self._servable: set[Path] = set()
         self._lock = threading.Lock()
 
     def runs(self) -> list[Run]:
         """Every run that can be served, newest first (rescanned on each call; loaded runs are kept)."""
         found = []
         for folder in self._folders():
-            if _unservable(folder):
-                continue
+            if folder not in self._servable:
+                if _unservable(folder):
+                    continue
+                self._servable.add(folder)
             region = folder.parent.name if folder.parent != self.root else self.root.name
             found.append(self._run(f"{region}/{folder.name}", folder))
         return sorted(found, key=lambda r: r.created, reverse=True)
