@@ -14,14 +14,12 @@ from exquisite.governance.communities import Jurisdiction, jurisdictions
 from exquisite.governance.db import Store
 from exquisite.governance.mail import MailWorker
 from exquisite.governance.ratelimit import Limits
+from exquisite.governance.retention import RetentionWorker
 from exquisite.governance.security import ip_hash, load_secret
 from exquisite.governance.services import ServiceCatalogue, load_services
 from exquisite.governance.settings import Settings
 from exquisite.governance.states import StateModel, load_states
 from exquisite.web.catalogue import RunCatalogue
-
-#: How often the mail worker looks for unsent messages, in seconds (it is also woken when one is queued).
-MAIL_INTERVAL_S = 5.0
 
 
 class UnknownJurisdictionError(LookupError):
@@ -45,6 +43,7 @@ class Governance:
     services: ServiceCatalogue = field(default_factory=load_services)
     states: StateModel = field(default_factory=load_states)
     mail: MailWorker | None = None
+    retention: RetentionWorker | None = None
 
     def jurisdictions(self) -> dict[str, Jurisdiction]:
         """The cities served (jurisdiction id → jurisdiction), from the latest run of each region."""
@@ -87,9 +86,10 @@ class Governance:
             self.mail.wake()
 
     def close(self) -> None:
-        """Stop the mail worker and close the store's connections."""
-        if self.mail is not None:
-            self.mail.stop()
+        """Stop the mail and retention workers and close the store's connections."""
+        for worker in (self.mail, self.retention):
+            if worker is not None:
+                worker.stop()
         self.store.dispose()
 
 
@@ -103,7 +103,7 @@ def open_governance(settings: Settings, catalogue: RunCatalogue, *, send_mail: b
     catalogue
         The runs served: each region is a jurisdiction.
     send_mail
-        Whether to start the mail worker (False in tools that only read).
+        Whether to start the mail worker (False in tools that only read). The retention worker always runs.
     """
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = Store(settings.database())
@@ -116,6 +116,10 @@ def open_governance(settings: Settings, catalogue: RunCatalogue, *, send_mail: b
         limits=Limits(settings.rate_limits, secret),
     )
     if send_mail:
-        governance.mail = MailWorker(store, settings.smtp, MAIL_INTERVAL_S)
+        governance.mail = MailWorker(store, settings.smtp, settings.smtp.poll_s)
         governance.mail.start()
+    governance.retention = RetentionWorker(
+        store, settings.retention, settings.sessions, settings.retention.every_minutes * 60
+    )
+    governance.retention.start()
     return governance

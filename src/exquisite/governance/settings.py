@@ -41,6 +41,7 @@ class Smtp(_Section):
     username: str | None = None
     password: str | None = None
     timeout_s: float = Field(gt=0)
+    poll_s: float = Field(gt=0)
     retry_first_s: float = Field(gt=0)
     retry_longest_s: float = Field(gt=0)
     max_attempts: int = Field(gt=0)
@@ -90,6 +91,7 @@ class Retention(_Section):
 
     contact_days_after_close: int = Field(gt=0)
     unconfirmed_days: int = Field(gt=0)
+    every_minutes: float = Field(gt=0)
 
 
 class Settings(_Section):
