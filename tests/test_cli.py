@@ -362,6 +362,9 @@ def test_serve_answers_on_loopback(demo_runs_root: Path, tmp_path: Path) -> None
         assert "<html" in page
         assert "Helsinki" in page
         assert (tmp_path / "governance-data" / "governance.sqlite3").is_file()
+        with urllib.request.urlopen(f"{base}/open311/v2/discovery.json", timeout=10) as response:
+            discovery = json.loads(response.read())
+        assert discovery["endpoints"][0]["url"] == f"{base}/open311/v2"  # the address it listens on
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -265,7 +265,7 @@ def serve(
     import uvicorn
 
     from exquisite.governance.settings import load_settings
-    from exquisite.web.app import GOVERNANCE_ENV, RUNS_ENV
+    from exquisite.web.app import GOVERNANCE_ENV, LISTEN_ENV, RUNS_ENV
     from exquisite.web.catalogue import RunCatalogue
 
     try:
@@ -287,6 +287,7 @@ def serve(
     console.print(f"Serving {root} on http://{host}:{port}  (Ctrl+C stops)", highlight=False)
     os.environ[RUNS_ENV] = str(root.resolve())
     os.environ[GOVERNANCE_ENV] = str(governance.resolve()) if governance is not None else ""
+    os.environ[LISTEN_ENV] = f"http://{host}:{port}"
     uvicorn.run(
         "exquisite.web.app:served_app",
         factory=True,
@@ -404,6 +405,13 @@ def staff_add(
     role: Annotated[str, typer.Option(help="admin, department_staff or community_moderator.")],
     department: Annotated[str | None, typer.Option(help="The department (department staff).")] = None,
     community: Annotated[str | None, typer.Option(help="The community (community moderators).")] = None,
+    jurisdiction: Annotated[
+        str | None,
+        typer.Option(
+            help="The city's id, its folder in the runs (required for community moderators; "
+            "department staff: left out = every city)."
+        ),
+    ] = None,
     display_name: Annotated[str | None, typer.Option(help="The name shown to colleagues.")] = None,
     governance: GovernanceFile = None,
 ) -> None:
@@ -421,6 +429,7 @@ def staff_add(
             display_name=display_name,
             department=department,
             community=community,
+            jurisdiction=jurisdiction,
         )
     except InputError as error:
         raise _fail(error) from None

@@ -77,21 +77,34 @@ def error_page(request: Request, status_code: int, detail: str | None = None) ->
     _ = ui.gettext
     titles = {
         400: _("Something in the address is not right"),
+        401: _("Please sign in first"),
+        403: _("Not allowed"),  # the staff pages' own refusal page has the same title
         404: _("We could not find that page"),
         405: _("That action is not possible here"),
         422: _("Something in the address is not right"),
+        429: _("Too many requests"),
     }
     title = titles.get(status_code, _("Sorry, something went wrong on our side"))
     if status_code >= 500:
         advice = _("Please try again in a moment. If it happens again, tell the people who run this site.")
     elif status_code == 404:
         advice = _("Check the address, or start again from the list of cities.")
+    elif status_code == 401:
+        advice = _("This page is for the city's staff. Sign in on the staff sign-in page, then try again.")
+    elif status_code == 403:
+        advice = _(
+            "Go back to the page you came from. If you think you should be allowed to do this, "
+            "tell the people who run this site."
+        )
+    elif status_code == 429:
+        advice = _("Wait a few minutes, then try again.")
     else:
         advice = _("Go back and check what you entered, or start again from the list of cities.")
     response = render(
         request,
         "error.html",
-        {"status": status_code, "title": title, "detail": detail or "", "advice": advice},
+        # a detail is a message of the site's own (the words of the web catalogue): in the reader's language
+        {"status": status_code, "title": title, "detail": _(detail) if detail else "", "advice": advice},
         status_code=status_code,
     )
     response.headers.update(SECURITY_HEADERS)
@@ -148,6 +161,9 @@ def _default_reason(exc: StarletteHTTPException) -> str:
 RUNS_ENV = "EXQUISITE_RUNS"
 #: The environment variable naming the governance settings file :func:`served_app` uses ("" = the defaults).
 GOVERNANCE_ENV = "EXQUISITE_GOVERNANCE"
+#: The environment variable with the address the server listens on (``http://host:port``): the public address
+#: in links and Open311 discovery when the governance settings do not name one of their own.
+LISTEN_ENV = "EXQUISITE_LISTEN_URL"
 
 
 def served_app() -> FastAPI:
@@ -163,6 +179,9 @@ def served_app() -> FastAPI:
 
     settings_file = os.environ.get(GOVERNANCE_ENV)
     settings = load_settings(Path(settings_file) if settings_file else None)
+    listen = os.environ.get(LISTEN_ENV)
+    if listen and settings.public_base_url == load_settings(None).public_base_url:
+        settings = settings.model_copy(update={"public_base_url": listen})
     app = create_app(Path(os.environ.get(RUNS_ENV, "runs")), governance=settings)
     warm_up(app.state.catalogue)
     return app
