@@ -1,12 +1,17 @@
 """The web app in a real browser: axe-core, keyboard-only use, elders' mode, screenshots (issue #4, 7 and 10).
 
-The demo run of conftest's ``demo_runs_root`` (a temporary runs folder) is served by the real app (uvicorn
-on 127.0.0.1, a free port, a background thread); Debian's Chromium (``/usr/bin/chromium``) is driven by
+The demo run of conftest's ``demo_runs_root`` (a temporary runs folder) is served by the real app with the
+governance service on (its own SQLite store, email to a real SMTP sink on loopback, two reports and an
+administrator made the way the service makes them) on 127.0.0.1 (uvicorn, a free port, a background thread);
+Debian's Chromium (``/usr/bin/chromium``) is driven by
 Playwright's sync API, one browser for the whole module. axe-core is the copy bundled with
 ``axe-playwright-python``.
 
 - every page (runs list, dashboard, finder form, place matches, the answer for a real place, the settings
-  page, a finder search without match and a 404 error page) × English and Chinese × standard and elders' view:
+  page, a finder search without match and a 404 error page; with the governance service on: the staff
+  sign-in, the triage queue and one report's staff page signed in as an administrator, the community view
+  and one community, the public list of reports and one report's status page) × English and Chinese ×
+  standard and elders' view:
   0 axe violations of the WCAG 2.0 A/AA, 2.1 AA and 2.2 AA rules, no request to any host but 127.0.0.1, no
   script error, and a full-page screenshot (the folder is printed at the start of the module);
 - a keyboard-only walk through the finder, from the search field to the answer, with a visible focus
@@ -29,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from mail_support import SmtpSink
 from web_browser_support import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -42,6 +48,8 @@ from web_browser_support import (
     focus_is_visible,
     line_height_px,
     live_server,
+    open_governance_with_reports,
+    sign_in_staff,
 )
 
 pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed (test extra)")
@@ -68,7 +76,8 @@ MODES = ("standard", "elders")
 KEYBOARD_PROFILE = "older"
 
 #: Every page: name → (path template, expected HTTP status). ``{run}`` is the run id, ``{q}`` the search
-#: text, ``{answer}`` the answer's path (found by searching, as a resident would).
+#: text, ``{answer}`` the answer's path (found by searching, as a resident would), ``{report}`` a published
+#: report's number and ``{community}`` its community's path.
 PAGES: dict[str, tuple[str, int]] = {
     "runs": ("/?list", 200),
     "dashboard": ("/runs/{run}", 200),
@@ -78,7 +87,19 @@ PAGES: dict[str, tuple[str, int]] = {
     "finder-no-match": ("/runs/{run}/finder?q=qqqxqqqzqqq", 404),
     "settings": ("/settings?next=/runs/{run}", 200),
     "error-404": ("/runs/{region}/19990101T000000Z", 404),
+    "staff-login": ("/staff/login", 200),
+    "staff-queue": ("/staff", 200),
+    "staff-report": ("/staff/reports/{report}", 200),
+    "communities": ("/communities", 200),
+    "community": ("{community}", 200),
+    "reports": ("/reports", 200),
+    "report-status": ("/reports/{report}", 200),
 }
+#: The pages seen signed in as an administrator (the others in a browser context without a staff session).
+SIGNED_IN = frozenset({"staff-queue", "staff-report"})
+#: The administrator's username (the password is :data:`STAFF_PASSWORD`).
+STAFF_USER = "boss"
+STAFF_PASSWORD = "quiet harbour lanterns at dusk"
 
 
 # --------------------------------------------------------------------------------------------------- fixtures
@@ -93,16 +114,44 @@ def demo_run(demo_runs_root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(demo_runs_root: Path) -> Iterator[Any]:
+def sink() -> Iterator[SmtpSink]:
+    """The SMTP sink of the module's server (the reporters' emails go there)."""
+    smtp = SmtpSink().start()
+    try:
+        yield smtp
+    finally:
+        smtp.stop()
+
+
+@pytest.fixture(scope="module")
+def server(demo_runs_root: Path, sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The real app over the demo runs folder, prepared as ``exquisite serve`` prepares it (finder and
-    place index built before the first request), served on 127.0.0.1 at a free port."""
+    place index built before the first request), with the governance service on its own SQLite store,
+    served on 127.0.0.1 at a free port.
+
+    The service is opened here (the live server runs without a lifespan). Two published reports in one
+    community, the first moved on by an administrator (``app.state.seeded``: its number and its
+    community's page), give the staff pages, the community view and the reports' pages content.
+    """
+    from exquisite.governance.settings import load_settings
     from exquisite.web.api import warm_up
     from exquisite.web.app import create_app
 
-    app = create_app(demo_runs_root)
+    folder = tmp_path_factory.mktemp("web-browser-governance")
+    settings = load_settings(
+        None,
+        data_dir=folder,
+        database_url=f"sqlite:///{folder / 'governance.sqlite3'}",
+        smtp={"host": sink.host, "port": sink.port},
+    )
+    app = create_app(demo_runs_root, governance=settings)
     warm_up(app.state.catalogue, freeze_gc=False)
-    with live_server(app) as live:
-        yield live
+    governance = open_governance_with_reports(app, settings, STAFF_USER, STAFF_PASSWORD)
+    try:
+        with live_server(app) as live:
+            yield live
+    finally:
+        governance.close()
 
 
 @pytest.fixture(scope="module")
@@ -182,13 +231,18 @@ def _match_value(page: Any, name: str) -> str:
     raise AssertionError(f"the search for {name!r} does not list it; it lists {found}")
 
 
-def page_path(name: str, run_id: str, place_name: str, answer: str) -> str:
-    """The path of page ``name`` of :data:`PAGES`."""
+def page_path(name: str, run_id: str, place_name: str, answer: str, seeded: dict[str, Any]) -> str:
+    """The path of page ``name`` of :data:`PAGES` (``seeded``: the server's report and community page)."""
     from urllib.parse import quote
 
     template = PAGES[name][0]
     return template.format(
-        run=run_id, region=run_id.split("/", maxsplit=1)[0], q=quote(place_name), answer=answer
+        run=run_id,
+        region=run_id.split("/", maxsplit=1)[0],
+        q=quote(place_name),
+        answer=answer,
+        report=seeded["report"],
+        community=seeded["community_path"],
     )
 
 
@@ -209,6 +263,8 @@ class Visit:
     """What one page showed in one language and view (measured once, checked by several tests)."""
 
     status: int
+    asked: str
+    shown: str
     html_lang: str
     html_class: str
     violations: list[dict[str, Any]]
@@ -226,21 +282,26 @@ def visit(
 ) -> Iterator[Callable[[str, str, str], Visit]]:
     """``visit(page, lang, mode)``: open a page of :data:`PAGES` once (one browser context per language and
     view, its cookies set), take its full-page screenshot, run axe-core, measure its text and targets."""
-    contexts: dict[tuple[str, str], tuple[Any, Any, PageWatch]] = {}
+    contexts: dict[tuple[str, str, bool], tuple[Any, Any, PageWatch]] = {}
     done: dict[tuple[str, str, str], Visit] = {}
 
     def open_page(name: str, lang: str, mode: str) -> Visit:
         key = (name, lang, mode)
         if key in done:
             return done[key]
-        if (lang, mode) not in contexts:
+        staff = name in SIGNED_IN
+        if (lang, mode, staff) not in contexts:
             context = new_context(browser, server, lang, mode)
             watch = PageWatch()
             watch.attach(context)
-            contexts[lang, mode] = (context, context.new_page(), watch)
-        _context, page, watch = contexts[lang, mode]
+            page = context.new_page()
+            if staff:
+                sign_in_staff(page, server.url, STAFF_USER, STAFF_PASSWORD)
+            contexts[lang, mode, staff] = (context, page, watch)
+        _context, page, watch = contexts[lang, mode, staff]
         seen_requests, seen_errors = len(watch.requests), len(watch.errors)
-        response = page.goto(server.url + page_path(name, run_id, place_name, answer_path))
+        path = page_path(name, run_id, place_name, answer_path, server.app.state.seeded)
+        response = page.goto(server.url + path)
         settle(page)
         shot = screenshots / f"{name}-{lang}-{mode}.png"
         page.screenshot(path=str(shot), full_page=True)
@@ -248,6 +309,8 @@ def visit(
         requests = PageWatch(requests=watch.requests[seen_requests:])
         done[key] = Visit(
             status=response.status if response is not None else 0,
+            asked=path,
+            shown=page.url.removeprefix(server.url),
             html_lang=page.evaluate("document.documentElement.lang"),
             html_class=page.evaluate("document.documentElement.className"),
             violations=violations,
@@ -285,6 +348,7 @@ def test_axe_no_violations(visit: Callable[[str, str, str], Visit], name: str, l
     """
     seen = visit(name, lang, mode)
     assert seen.status == PAGES[name][1], (name, seen.status)
+    assert seen.shown == seen.asked, f"{seen.asked} went to {seen.shown} (a staff page without a session?)"
     assert seen.html_lang == HTML_LANG[lang]
     assert f"mode-{mode}" in seen.html_class
     assert seen.screenshot.stat().st_size > 0

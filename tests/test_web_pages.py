@@ -6,6 +6,7 @@ Every core task is done here with plain GETs and POSTs, as a browser without Jav
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 from io import BytesIO
 from pathlib import Path
@@ -540,30 +541,265 @@ def test_index_lists_runs_and_redirects_to_the_only_one(
     assert "exquisite demo" in empty.text
 
 
-def test_every_msgid_is_in_both_catalogues() -> None:
-    msgids: set[str] = set()
+#: Python sources of the web pages and the governance service that the catalogue check reads (every module of
+#: both packages: a module calling no gettext adds nothing; governance/notices.py writes its emails in English
+#: and Chinese itself and uses no gettext domain, so it is read here only so that it stays that way).
+GETTEXT_PACKAGES = (WEB, WEB.parent / "governance")
+
+
+def _gettext_sources() -> list[tuple[Path, str, dict[str, Any]]]:
+    """Every template and every Python module of the web pages and the governance service."""
     options = {"extensions": "jinja2.ext.i18n", "trim_blocks": "true", "lstrip_blocks": "true"}
     sources: list[tuple[Path, str, dict[str, Any]]] = [
         (path, "jinja2", options) for path in sorted((WEB / "templates").glob("*.html"))
     ]
-    sources += [
-        (WEB / name, "python", {})
-        for name in ("app.py", "ui.py", "pages.py", "pages_dashboard.py", "pages_finder.py", "pages_maps.py")
-    ]
-    for path, method, opts in sources:
-        for _lineno, message, _comments, _context in extract_from_file(
-            method, str(path), keywords={"_": None, "gettext": None}, options=opts
-        ):
-            msgids.add(message[0] if isinstance(message, tuple) else message)
-    assert len(msgids) > 150
+    sources += [(path, "python", {}) for package in GETTEXT_PACKAGES for path in sorted(package.glob("*.py"))]
+    return sources
+
+
+def _msgids(path: Path, method: str, options: dict[str, Any]) -> set[str]:
+    found = set()
+    for _lineno, message, _comments, _context in extract_from_file(
+        method, str(path), keywords={"_": None, "gettext": None, "ngettext": (1, 2)}, options=options
+    ):
+        found.add(message[0] if isinstance(message, tuple) else message)
+    return found
+
+
+def test_every_msgid_is_in_both_catalogues() -> None:
+    from exquisite.web import csrf
+
+    sources = _gettext_sources()
+    names = {path.name for path, _method, _opts in sources}
+    assert {"pages_report.py", "pages_staff.py", "notices.py", "open311.py", "app.py"} <= names
+    assert {"staff_report.html", "community.html", "communities.html", "report_status.html"} <= names
+    by_source = {path: _msgids(path, method, opts) for path, method, opts in sources}
+    # the governance pages' own words are read, not only the older pages'
+    for name in ("pages_report.py", "pages_staff.py", "staff_report.html", "communities.html"):
+        assert any(found for path, found in by_source.items() if path.name == name), name
+    # notices.py writes both languages itself: no gettext call there
+    assert not by_source[WEB.parent / "governance" / "notices.py"]
+    msgids = set().union(*by_source.values())
+    # messages passed to gettext at run time: the CSRF refusals (shown on the staff pages and the error page)
+    msgids |= {csrf.EXPIRED, csrf.MISSING, csrf.MISMATCH, csrf.CROSS_SITE}
+    assert len(msgids) > 400
     for lang in ("en", "zh"):
         with (LOCALE / lang / "LC_MESSAGES" / "web.po").open("rb") as fh:
             catalogue = read_po(fh)
         missing = sorted(m for m in msgids if m not in catalogue)
-        assert not missing, f"{lang} web catalogue lacks {missing[:5]}"
+        assert not missing, f"{lang} web catalogue lacks {len(missing)}: {missing[:8]}"
         if lang == "zh":
             for msgid in msgids:
-                text = catalogue[msgid].string
-                assert text, f"no Chinese for {msgid!r}"
-                assert sorted(re.findall(r"%\(\w+\)s", text)) == sorted(re.findall(r"%\(\w+\)s", msgid))
+                message = catalogue[msgid]
+                texts = message.string if isinstance(message.string, tuple) else (message.string,)
+                for text in texts:
+                    assert text, f"no Chinese for {msgid!r}"
+                    # written in Chinese, unless the message is a unit or a name (no English word in it)
+                    words = re.sub(r"%\(\w+\)s", "", msgid)
+                    assert re.search(r"[\u4e00-\u9fff]", text) or not re.search(r"[A-Za-z]{4,}", words), (
+                        f"the Chinese of {msgid!r} has no Chinese characters: {text!r}"
+                    )
+                    assert sorted(re.findall(r"%\(\w+\)s", text)) == sorted(re.findall(r"%\(\w+\)s", msgid))
     assert web_translations("zh").gettext("Service finder") == "身边服务查询"
+
+
+# ------------------------------------------------------------------------------------------ governance pages
+
+#: ``ReportEvent(... kind="...")`` in the code (a call's parentheses may hold calls of their own).
+_EVENT_KIND = re.compile(r'ReportEvent\((?:[^()]|\([^()]*\))*?kind="(\w+)"', re.S)
+
+
+def _event_kinds_written() -> set[str]:
+    """Every history kind the web pages and the governance service write."""
+    kinds: set[str] = set()
+    for package in GETTEXT_PACKAGES:
+        for path in package.glob("*.py"):
+            kinds |= set(_EVENT_KIND.findall(path.read_text(encoding="utf-8")))
+    return kinds
+
+
+def test_every_event_kind_the_code_writes_has_a_label() -> None:
+    from exquisite.web.pages_staff import event_kind_label
+
+    kinds = _event_kinds_written()
+    # the kinds of reports.submit, confirm and move, and of the staff pages' note, assign and department forms
+    assert {"created", "confirmed", "state", "note", "assigned", "department"} <= kinds, kinds
+    labels = {}
+    for lang in ("en", "zh"):
+        gettext = web_translations(lang).gettext
+        for kind in kinds:
+            label = event_kind_label(kind, gettext)
+            assert label, (lang, kind)
+            assert label != kind, (lang, kind)
+            if lang == "zh":
+                assert re.search(r"[\u4e00-\u9fff]", label), (kind, label)
+            labels[lang, kind] = label
+        assert len({labels[lang, k] for k in kinds}) == len(kinds), "two kinds share a label"
+    assert event_kind_label("some_future_kind", web_translations("zh").gettext) == "some_future_kind"
+
+
+class _Cells(HTMLParser):
+    """The cells of one table (by id), row by row."""
+
+    def __init__(self, table_id: str) -> None:
+        super().__init__()
+        self.table_id = table_id
+        self.rows: list[list[str]] = []
+        self._depth = 0
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "table" and dict(attrs).get("id") == self.table_id:
+            self._depth = 1
+        elif self._depth and tag == "tr":
+            self.rows.append([])
+        elif self._depth and tag == "td":
+            self._cell = []
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._depth and tag == "td" and self._cell is not None:
+            self.rows[-1].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif self._depth and tag == "table":
+            self._depth = 0
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def _history(html: str) -> list[list[str]]:
+    cells = _Cells("history")
+    cells.feed(html)
+    return [row for row in cells.rows if row]
+
+
+def test_staff_history_shows_each_step_in_the_readers_language(governance_client: Any) -> None:
+    """A report confirmed by its reporter, assigned, noted, moved and sent to another department: the staff
+    page's history names every step in English and in Chinese, never by its stored code."""
+    from exquisite.governance.reports import confirm, read_submission, submit
+    from exquisite.governance.services import text_of
+    from staff_support import governance_of, make_staff, point_in, post_form, signed_in
+
+    client = governance_client
+    gov = governance_of(client)
+    make_staff(client, "boss", "admin")
+    worker = make_staff(client, "worker", "department_staff", department="lighting")
+    lon, lat = point_in(client, None)
+    submission = read_submission(
+        {"service_code": "001", "lat": repr(lat), "long": repr(lon), "description": "The lamp is out."},
+        {
+            a.code: (a.values[0].key if a.values else "1")
+            for a in gov.services.get("001").questions
+            if a.required
+        },
+        jurisdiction=gov.jurisdiction(None),
+        catalogue=gov.services,
+        rules=gov.settings.reports,
+        channel="web",
+    )
+    with gov.store.session() as session:
+        report, secret = submit(session, submission, needs_confirmation=True)
+        report_id = report.id
+    assert secret is not None
+    with gov.store.session() as session:
+        assert confirm(session, secret, max_age=timedelta(hours=1)) is not None
+    signed_in(client, "boss")
+    page = f"/staff/reports/{report_id}"
+    for action, data in (
+        ("assign", {"staff_id": str(worker)}),
+        ("note", {"note": "Ladder truck needed."}),
+        ("state", {"state": "in_progress", "note": "Crew on the way.", "public": "1"}),
+        ("department", {"department": "roads"}),
+    ):
+        assert post_form(client, page, f"{page}/{action}", data).status_code == 303, action
+    expected = {
+        "en": [
+            "Report received: Awaiting confirmation",
+            "Confirmed by the reporter: Awaiting confirmation → Open",
+            "Assignment changed",
+            "Note added",
+            "State changed: Open → In progress",
+            "Sent to another department",
+        ],
+        "zh": [
+            "收到报告",
+            "报告人已确认",
+            "负责人变更",
+            "添加备注",
+            "状态变更",
+            "转交其他部门",
+        ],
+    }
+    for lang, steps in expected.items():
+        html = client.get(page, params={"lang": lang}).text
+        rows = _history(html)
+        assert len(rows) == len(steps), rows
+        for row, step in zip(rows, steps, strict=True):
+            assert row[1].startswith(step), (lang, row, step)
+            assert row[1].split(":")[0] not in _event_kinds_written(), row  # a label, not the stored code
+        # the department step names the department, not its code
+        assert rows[-1][2] == text_of(gov.services.departments["roads"], lang), rows[-1]
+
+
+def _refusing_app(runs_root: Path) -> Any:
+    from fastapi import HTTPException
+
+    from exquisite.web import csrf
+
+    app = create_app(runs_root)
+
+    def refuse(code: int) -> None:
+        raise HTTPException(code, csrf.EXPIRED if code == 403 else None)
+
+    app.add_api_route("/refuse/{code}", refuse)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("code", "titles"),
+    [
+        (401, {"en": "Please sign in first", "zh": "请先登录"}),
+        (403, {"en": "Not allowed", "zh": "无权操作"}),
+        (429, {"en": "Too many requests", "zh": "请求过于频繁"}),
+    ],
+)
+def test_refusals_get_their_own_error_page(runs_root: Path, code: int, titles: dict[str, str]) -> None:
+    """401, 403 and 429 say what happened and what to do, in the reader's language (403 as the staff pages'
+    own refusal page titles it); a message of the site's own (the CSRF refusal) is shown translated."""
+    client = TestClient(_refusing_app(runs_root), raise_server_exceptions=False)
+    advice = {
+        401: ("Sign in on the staff sign-in page", "请在工作人员登录页面登录"),
+        403: ("If you think you should be allowed", "如果您认为自己应当有权"),
+        429: ("Wait a few minutes", "请稍等几分钟"),
+    }[code]
+    for lang, words in zip(("en", "zh"), advice, strict=True):
+        page = client.get(f"/refuse/{code}", params={"lang": lang})
+        assert page.status_code == code
+        assert f"<h1>{escape(titles[lang])}</h1>" in page.text
+        assert escape(words) in page.text
+        assert "Sorry, something went wrong" not in page.text
+        assert "抱歉" not in page.text
+    refused_zh = client.get("/refuse/403", params={"lang": "zh"}).text
+    assert "此表单已过期" in refused_zh
+    assert "This form has expired" not in refused_zh
+
+
+def test_navigation_links_the_community_view_and_staff_sign_in_only_with_governance(
+    client: TestClient, governance_client: Any
+) -> None:
+    plain = client.get("/?list").text
+    assert 'href="/communities"' not in plain
+    assert 'href="/staff/login"' not in plain
+    assert 'href="/report"' not in plain
+    for lang in ("en", "zh"):
+        _ = web_translations(lang).gettext
+        with_governance = governance_client.get(f"/?list&lang={lang}").text
+        nav = with_governance.split('<nav aria-label="', 1)[1].split("</nav>", 1)[0]
+        footer = with_governance.split('<footer class="site-footer">', 1)[1]
+        assert f'<a href="/communities">{escape(_("Communities"))}</a>' in nav
+        assert 'href="/staff/login"' not in nav  # a quieter link, in the footer
+        assert f'<a href="/staff/login">{escape(_("Staff sign-in"))}</a>' in footer
+    communities = governance_client.get("/communities").text
+    assert '<a href="/communities" aria-current="page">' in communities
+    assert governance_client.get("/staff/login").status_code == 200

@@ -282,3 +282,86 @@ def line_height_px(value: str, font_size: float) -> float:
     if value.endswith("px"):
         return float(value[:-2])
     return float(value) * font_size
+
+
+def open_governance_with_reports(app: Any, settings: Any, username: str, password: str) -> Any:
+    """Open the governance service of ``app`` (as its lifespan would) with an administrator and two reports.
+
+    The reports are made the way every channel makes them (``read_submission`` then ``submit``), published
+    at once, at a point inside the city's first community, so the jurisdiction assigns the community; the
+    administrator moves the first one to "in progress" with a public note (``reports.move``), so its
+    history has more than one step. ``app.state.seeded`` is set to ``{"report": <first report's number>,
+    "community_path": "/communities/<city>/<community>"}``.
+
+    Returns
+    -------
+    Governance
+        The open service (close it when done).
+    """
+    from urllib.parse import quote
+
+    import shapely
+
+    from exquisite.governance.models import Report
+    from exquisite.governance.reports import move, read_submission, submit
+    from exquisite.governance.service import open_governance
+    from exquisite.governance.staff import create_staff
+
+    governance = open_governance(settings, app.state.catalogue)
+    app.state.governance = governance
+    city = governance.jurisdiction(None)
+    community, area = next(iter(city.community_areas))
+    point = shapely.point_on_surface(area)
+    ids = []
+    with governance.store.session() as session:
+        admin = create_staff(session, username, username.title(), password, "admin", None, None)
+        session.flush()
+        for service_code, description in (
+            ("001", "The lamp at the corner is out."),
+            ("003", "Blocked path."),
+        ):
+            service = governance.services.get(service_code)
+            answers = {
+                a.code: (a.values[0].key if a.values else "1") for a in service.questions if a.required
+            }
+            submission = read_submission(
+                {
+                    "service_code": service_code,
+                    "lat": repr(float(point.y)),
+                    "long": repr(float(point.x)),
+                    "description": description,
+                    "email": "resident@example.org",
+                },
+                answers,
+                jurisdiction=city,
+                catalogue=governance.services,
+                rules=settings.reports,
+                channel="web",
+            )
+            report, _secret = submit(session, submission, needs_confirmation=False)
+            ids.append(report.id)
+        first = session.get(Report, ids[0])
+        move(
+            session,
+            first,
+            "in_progress",
+            staff_id=admin.id,
+            note="Crew on the way.",
+            states=governance.states,
+        )
+    app.state.seeded = {
+        "report": ids[0],
+        "community_path": f"/communities/{quote(city.id, safe='')}/{quote(community, safe='')}",
+    }
+    return governance
+
+
+def sign_in_staff(page: Any, base_url: str, username: str, password: str) -> None:
+    """Sign in on the staff sign-in form in ``page`` as a person would (fill the fields, press the button)."""
+    page.goto(f"{base_url}/staff/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    with page.expect_navigation():
+        page.click("#sign-in")
+    if urlsplit(page.url).path != "/staff":
+        raise AssertionError(f"signing in as {username} did not reach the queue: {page.url}")

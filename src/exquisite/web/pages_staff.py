@@ -245,6 +245,34 @@ def _age(delta: timedelta, gettext: Callable[[str], str]) -> str:
     return gettext("%(n)s d") % {"n": hours // 24}
 
 
+def event_kind_label(kind: str, gettext: Callable[[str], str]) -> str:
+    """What a step of a report's history was (``ReportEvent.kind``), in the reader's language.
+
+    Parameters
+    ----------
+    kind
+        The kind the code writes: ``created``, ``confirmed``, ``state``, ``note``, ``assigned`` or
+        ``department``.
+    gettext
+        The reader's ``gettext``.
+
+    Returns
+    -------
+    str
+        The label; a kind not known here is shown as it is stored.
+    """
+    _ = gettext
+    labels = {
+        "created": _("Report received"),
+        "confirmed": _("Confirmed by the reporter"),
+        "state": _("State changed"),
+        "note": _("Note added"),
+        "assigned": _("Assignment changed"),
+        "department": _("Sent to another department"),
+    }
+    return labels.get(kind, kind)
+
+
 def _back(report_id: int, done: str) -> RedirectResponse:
     return RedirectResponse(f"/staff/reports/{report_id}?done={done}", status_code=303)
 
@@ -549,9 +577,10 @@ def _report_page(
             {
                 "at": _when(e.at),
                 "kind": e.kind,
+                "kind_label": event_kind_label(e.kind, ui.gettext),
                 "state_from": ui.pick(states[e.state_from].label, e.state_from) if e.state_from else "",
                 "state_to": ui.pick(states[e.state_to].label, e.state_to) if e.state_to else "",
-                "text": e.text or "",
+                "text": _department_name(gov, ui, e.text) if e.kind == "department" else e.text or "",
                 "public": e.public,
                 "staff": names.get(e.staff_id, "") if e.staff_id else "",
             }
@@ -1244,7 +1273,7 @@ def communities_page(request: Request) -> Response:
     return render(
         request,
         "communities.html",
-        {"title": ui.gettext("Reports by community"), "cities": cities, "days": _days},
+        {"title": ui.gettext("Reports by community"), "page": "communities", "cities": cities, "days": _days},
     )
 
 
@@ -1294,6 +1323,7 @@ def community_page(request: Request, jurisdiction_id: str, community: str) -> Re
         "community.html",
         {
             "title": community,
+            "page": "communities",
             "city": {"id": jurisdiction.id, "name": jurisdiction.name, "caveat": jurisdiction.caveat},
             "community": community,
             "rows": rows,
