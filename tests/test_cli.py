@@ -434,3 +434,32 @@ def test_staff_accounts_from_the_command_line(tmp_path: Path) -> None:
     )
     assert weak.exit_code == EXIT_BAD_INPUT
     assert "password" in weak.output
+    moderator = runner.invoke(
+        app,
+        [
+            "staff",
+            "add",
+            "li.na",
+            "--role",
+            "community_moderator",
+            "--community",
+            "Kallio",
+            "--jurisdiction",
+            "helsinki-demo",
+            "--governance",
+            str(settings),
+        ],
+        input=password * 2,
+    )
+    assert moderator.exit_code == 0, moderator.output
+    assert "staff account li.na (community_moderator, Kallio, helsinki-demo) created" in moderator.output
+    for city, words in ((None, "jurisdiction: is required for this role"), ("../x", "jurisdiction: must be")):
+        refused = runner.invoke(
+            app,
+            ["staff", "add", "qian", "--role", "community_moderator", "--community", "Kallio"]
+            + (["--jurisdiction", city] if city else [])
+            + ["--governance", str(settings)],
+            input=password * 2,
+        )
+        assert refused.exit_code == EXIT_BAD_INPUT, refused.output
+        assert words in refused.output

@@ -157,6 +157,57 @@ def test_downgrade_to_base_then_upgrade_again(store: Store) -> None:
         assert session.scalar(select(func.count()).select_from(Report)) == 1
 
 
+def test_0002_gives_existing_moderators_their_city_and_goes_back(store: Store) -> None:
+    """Staff scoped per city: a moderator's city is where all its community's reports are, else none."""
+    config = _alembic_config()
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+    assert "jurisdiction" not in {c["name"] for c in inspect(store.engine).get_columns("staff_user")}
+    now = datetime.now(UTC)
+    with store.session() as session:
+        for n, (city, community) in enumerate(
+            [("helsinki", "Kallio"), ("helsinki", "Kallio"), ("helsinki", "Keskusta"), ("twin", "Keskusta")]
+        ):
+            session.add(_report(f"r{n}", now, jurisdiction=city, community=community))
+    staff = [
+        ("kallio.mod", "community_moderator", None, "Kallio"),
+        ("keskusta.mod", "community_moderator", None, "Keskusta"),
+        ("nowhere.mod", "community_moderator", None, "Nowhere"),
+        ("lamps", "department_staff", "lighting", None),
+    ]
+    with store.engine.begin() as connection:
+        for username, role, department, community in staff:
+            connection.execute(
+                text(
+                    "INSERT INTO staff_user (username, display_name, password_hash, role, department,"
+                    " community, active, failed_logins, created_at)"
+                    " VALUES (:u, :u, 'x', :r, :d, :c, :a, 0, :t)"
+                ),
+                {"u": username, "r": role, "d": department, "c": community, "a": True, "t": now},
+            )
+    migrate(store.engine)
+    query = text("SELECT username, jurisdiction FROM staff_user ORDER BY username")
+    with store.engine.connect() as connection:
+        assert dict(connection.execute(query).all()) == {
+            "kallio.mod": "helsinki",  # all its community's reports are in one city
+            "keskusta.mod": None,  # the name is a community in two cities: an administrator decides
+            "nowhere.mod": None,  # no report yet
+            "lamps": None,  # department staff: every city, as before
+        }
+    with store.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")
+    assert "jurisdiction" not in {c["name"] for c in inspect(store.engine).get_columns("staff_user")}
+    with store.engine.connect() as connection:
+        usernames = connection.execute(text("SELECT username FROM staff_user ORDER BY username")).scalars()
+        assert list(usernames) == ["kallio.mod", "keskusta.mod", "lamps", "nowhere.mod"]
+    migrate(store.engine)
+    with store.engine.connect() as connection:
+        head = ScriptDirectory.from_config(config).get_current_head()
+        assert MigrationContext.configure(connection).get_current_revision() == head
+
+
 def test_sqlite_file_is_durable_wal_with_foreign_keys(sqlite_url: str) -> None:
     store = Store(sqlite_url)
     try:

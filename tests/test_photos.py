@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, PngImagePlugin
 
 from exquisite.errors import InputError
-from exquisite.governance.photos import ProcessedPhoto, process_photo
+from exquisite.governance.photos import REASONS, PhotoError, ProcessedPhoto, process_photo
 from exquisite.governance.settings import load_settings
 
 
@@ -219,3 +219,57 @@ def test_the_declared_name_never_decides_the_type(rules):
     photo = process_photo(out.getvalue(), rules, "looks-like.gif")
     assert photo.content_type == "image/jpeg"
     assert _open(photo).format == "JPEG"
+
+
+def _gif() -> bytes:
+    out = io.BytesIO()
+    Image.new("P", (40, 30), 1).save(out, format="GIF")
+    return out.getvalue()
+
+
+def _truncated_jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.effect_noise((600, 400), 60).convert("RGB").save(out, format="JPEG", quality=90)
+    return out.getvalue()[:4000]
+
+
+def test_every_refusal_has_its_reason_and_numbers(rules):
+    tight = rules.model_copy(update={"max_pixels": 1_000_000})
+    accepted = tuple(rules.formats)
+    cases = {
+        "empty": (b"", rules, {}),
+        "too_large": (
+            b"\xff\xd8\xff" + b"\x00" * rules.max_bytes,
+            rules,
+            {"size": rules.max_bytes + 3, "limit": rules.max_bytes},
+        ),
+        "too_many_pixels": (
+            _png_declaring(2000, 1000),
+            tight,
+            {"width": 2000, "height": 1000, "pixels": 2_000_000, "limit": 1_000_000},
+        ),
+        "not_accepted_type": (_gif(), rules, {"format": "GIF", "accepted": accepted}),
+        "not_an_image": (b"<html>not a photo</html>", rules, {"accepted": accepted}),
+    }
+    for reason, (data, these_rules, values) in cases.items():
+        with pytest.raises(PhotoError) as caught:
+            process_photo(data, these_rules, "x.jpg")
+        assert isinstance(caught.value, InputError)
+        assert (caught.value.reason, caught.value.values) == (reason, values), reason
+        assert caught.value.where == "photo"
+    with pytest.raises(PhotoError) as flood:
+        process_photo(_png_declaring(20000, 20000), rules, "flood.png")
+    assert flood.value.reason == "too_many_pixels"
+    assert flood.value.values == {"width": None, "height": None, "pixels": None, "limit": rules.max_pixels}
+    with pytest.raises(PhotoError) as damaged:
+        process_photo(_truncated_jpeg(), rules, "cut.jpg")
+    assert damaged.value.reason == "damaged"
+    assert "truncated" in damaged.value.values["detail"]
+    assert set(REASONS) == {*cases, "damaged"}
+
+
+def test_a_refusal_must_carry_exactly_its_reasons_values():
+    with pytest.raises(ValueError, match="REASONS"):
+        PhotoError("too_large", "too big", "smaller", size=3)
+    with pytest.raises(ValueError, match="REASONS"):
+        PhotoError("too_dark", "too dark", "more light")

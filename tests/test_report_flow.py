@@ -641,3 +641,117 @@ def test_every_msgid_of_the_report_pages_is_in_both_catalogues() -> None:
                 text = text[0] if isinstance(text, tuple) else text
                 assert text, f"no Chinese for {key!r}"
                 assert sorted(re.findall(r"%\(\w+\)s", text)) == sorted(re.findall(r"%\(\w+\)s", key)), key
+
+
+# --------------------------------------------------------------------------------------------------------
+# photo refusals, each told with its numbers in the reader's language
+# --------------------------------------------------------------------------------------------------------
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A valid grey PNG of ``width`` × ``height`` that is small on the wire (one colour compresses well)."""
+    import zlib
+
+    row = b"\x00" * (width + 1)  # filter byte + one byte per pixel
+    compressor = zlib.compressobj(9)
+    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        crc = zlib.crc32(kind + payload)
+        return len(payload).to_bytes(4, "big") + kind + payload + crc.to_bytes(4, "big")
+
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+def _image(kind: str, size: tuple[int, int] = (40, 30)) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.effect_noise(size, 60).convert("RGB").save(buffer, kind, quality=90)
+    return buffer.getvalue()
+
+
+#: reason → (file sent, the English and the Chinese sentence the page must show). The limits are the test's
+#: own (1 MB, 1 megapixel), so that every number shown comes from them or from the file.
+PHOTO_REFUSALS: dict[str, tuple[Any, str, str]] = {
+    "empty": (lambda: b"", "The file is empty (0 bytes).", "文件是空的（0 字节）。"),
+    "too_large (MB)": (
+        lambda: b"\xff\xd8\xff" + b"\x00" * 1_499_997,
+        "The photo is 1.5 MB; the limit is 1 MB.",
+        "这张照片为 1.5 MB，上限为 1 MB。",
+    ),
+    "too_large (bytes)": (
+        lambda: b"\xff\xd8\xff" + b"\x00" * 999_998,
+        "The photo is 1,000,001 bytes; the limit is 1,000,000 bytes.",
+        "这张照片为 1,000,001 字节，上限为 1,000,000 字节。",
+    ),
+    "too_many_pixels": (
+        lambda: _png_declaring(2500, 1000),
+        "The photo is 2,500 × 1,000 pixels (2.5 megapixels); the limit is 1 megapixels.",
+        "这张照片为 2,500 × 1,000 像素（2.5 百万像素），上限为 1 百万像素。",
+    ),
+    "too_many_pixels (Pillow's guard)": (
+        lambda: _png_declaring(10_000, 10_000),
+        "The photo has more pixels than the limit of 1 megapixels.",
+        "这张照片的像素超过了 1 百万像素的上限。",
+    ),
+    "not_accepted_type": (
+        lambda: _image("GIF"),
+        "The file is a GIF image, which is not accepted. Send a photo as JPEG, PNG, WEBP.",
+        "该文件是 GIF 格式的图片，本服务不接受此格式。请提交 JPEG, PNG, WEBP 格式的照片。",
+    ),
+    "not_an_image": (
+        lambda: b"GIF89a<script>alert(1)</script>",
+        "The file is not an image this service can read. Send a photo as JPEG, PNG, WEBP.",
+        "该文件不是本服务能读取的图片。请提交 JPEG, PNG, WEBP 格式的照片。",
+    ),
+    "damaged": (
+        lambda: _image("JPEG", (600, 400))[:4000],
+        "The photo is damaged or incomplete.",
+        "这张照片已损坏或不完整。",
+    ),
+}
+
+
+def test_each_photo_refusal_is_told_with_its_numbers_in_english_and_chinese(
+    demo_runs_root: Path, governance_url: str, smtp_sink: Any, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from exquisite.governance.photos import REASONS
+    from exquisite.governance.settings import load_settings
+    from exquisite.web.app import create_app
+
+    assert {name.split(" ")[0] for name in PHOTO_REFUSALS} == set(REASONS)
+    settings = load_settings(
+        None,
+        data_dir=tmp_path / "governance",
+        database_url=governance_url,
+        public_base_url="http://testserver",
+        smtp={"host": smtp_sink.host, "port": smtp_sink.port},
+        photos={"max_bytes": 1_000_000, "max_pixels": 1_000_000},
+    )
+    with TestClient(create_app(demo_runs_root, governance=settings)) as client:
+        for name, (make, english, chinese) in PHOTO_REFUSALS.items():
+            data = make()
+            for lang, sentence, others in (("en", english, chinese), ("zh", chinese, english)):
+                response = client.post(
+                    f"/report?lang={lang}",
+                    data=_form(client),
+                    files={"photo": ("upload.jpg", data, "image/jpeg")},
+                    follow_redirects=False,
+                )
+                assert response.status_code == 400, (name, lang)
+                assert '<a href="#photo">' in response.text, (name, lang)
+                assert sentence in response.text, (name, lang, re.findall(r"[^>]*photo[^<]*", response.text))
+                assert others not in response.text, (name, lang)
+            assert _counts(client) == (0, 0, 0, 0), name
+        # every other refusal's sentence is absent: each reason has its own message
+        shown = client.post(
+            "/report",
+            data=_form(client),
+            files={"photo": ("upload.jpg", b"", "image/jpeg")},
+            follow_redirects=False,
+        ).text
+        assert [n for n, (_m, english, _z) in PHOTO_REFUSALS.items() if english in shown] == ["empty"]

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app_support import DEMO_JURISDICTION
 from exquisite.governance.models import AuditEntry, Report, ReportEdit, StaffSession, StaffUser
 from exquisite.governance.reports import is_overdue, now_utc, time_to_resolve
 from exquisite.governance.security import token_hash, verify_password
@@ -297,7 +298,16 @@ def test_queue_filters_overdue_and_sorts(governance_client: Any) -> None:
 def test_moderation_keeps_every_edit(governance_client: Any) -> None:
     client = governance_client
     home = communities_of(client)[0]
-    moderator = make_staff(client, "mod", "community_moderator", community=home)
+    with governance_of(client).store.session() as session:
+        moderator = create_staff(
+            session,
+            "mod",
+            "Mod",
+            PASSWORD,
+            "community_moderator",
+            community=home,
+            jurisdiction=DEMO_JURISDICTION,
+        ).id
     report = new_report(client, community=home, description="Lamp out, call 040 555 1234", photo=True)
     with governance_of(client).store.session() as session:
         photo = session.get(Report, report).photos[0].id
@@ -358,6 +368,27 @@ def test_create_staff_checks_every_field(store: Any) -> None:
         (("anna", "Anna", PASSWORD, "department_staff"), {}, "department"),
         (("anna", "Anna", PASSWORD, "department_staff"), {"department": "fire"}, "department"),
         (("anna", "Anna", PASSWORD, "community_moderator"), {}, "community"),
+        (("anna", "Anna", PASSWORD, "community_moderator"), {"community": "Kallio"}, "jurisdiction"),
+        (
+            ("anna", "Anna", PASSWORD, "community_moderator"),
+            {"community": "Kallio", "jurisdiction": "../etc"},
+            "jurisdiction",
+        ),
+        (
+            ("anna", "Anna", PASSWORD, "department_staff"),
+            {"department": "roads", "jurisdiction": "x" * 101},
+            "jurisdiction",
+        ),
+        (
+            ("anna", "Anna", PASSWORD, "community_moderator"),
+            {"community": "Kallio", "jurisdiction": "espoo", "jurisdictions": {"helsinki": ["Kallio"]}},
+            "jurisdiction",
+        ),
+        (
+            ("anna", "Anna", PASSWORD, "community_moderator"),
+            {"community": "Tapiola", "jurisdiction": "helsinki", "jurisdictions": {"helsinki": ["Kallio"]}},
+            "community",
+        ),
         (("anna", "<b>Anna</b>", PASSWORD, "admin"), {}, "display_name"),
     ]
     for args, options, field in cases:
@@ -373,13 +404,63 @@ def test_create_staff_checks_every_field(store: Any) -> None:
         assert PASSWORD not in user.password_hash
     with pytest.raises(StaffError, match="taken"), store.session() as session:
         create_staff(session, "ANNA", "Other", PASSWORD, "admin")
+    # the city: required for a community, optional for a department (None: every city), none for admins
+    with store.session() as session:
+        made = {
+            name: (user.department, user.community, user.jurisdiction)
+            for name, user in (
+                ("roads", session.scalars(select(StaffUser).where(StaffUser.username == "anna")).one()),
+                (
+                    "mod",
+                    create_staff(
+                        session,
+                        "mod",
+                        "Mod",
+                        PASSWORD,
+                        "community_moderator",
+                        community="Kallio",
+                        jurisdiction="helsinki",
+                        jurisdictions={"helsinki": ["Kallio"], "espoo": ["Tapiola"]},
+                    ),
+                ),
+                (
+                    "lamps",
+                    create_staff(
+                        session,
+                        "lamps",
+                        "L",
+                        PASSWORD,
+                        "department_staff",
+                        department="lighting",
+                        jurisdiction="espoo",
+                    ),
+                ),
+                ("boss", create_staff(session, "boss", "B", PASSWORD, "admin", jurisdiction="espoo")),
+            )
+        }
+    assert made == {
+        "roads": ("roads", None, None),
+        "mod": (None, "Kallio", "helsinki"),
+        "lamps": ("lighting", None, "espoo"),
+        "boss": (None, None, None),
+    }
 
 
 def test_add_staff_account_for_the_command_line(governance_settings: Any) -> None:
     line = add_staff_account(
-        governance_settings, "ville", PASSWORD, role="community_moderator", community="Kallio"
+        governance_settings,
+        "ville",
+        PASSWORD,
+        role="community_moderator",
+        community="Kallio",
+        jurisdiction="helsinki-demo",
     )
-    assert line == "staff account ville (community_moderator, Kallio) created"
+    assert line == "staff account ville (community_moderator, Kallio, helsinki-demo) created"
+    with pytest.raises(StaffError) as no_city:
+        add_staff_account(
+            governance_settings, "eeva", PASSWORD, role="community_moderator", community="Kallio"
+        )
+    assert no_city.value.field == "jurisdiction"
     with pytest.raises(StaffError) as caught:
         add_staff_account(governance_settings, "eeva", PASSWORD, role="department_staff", department="fire")
     assert caught.value.field == "department"
@@ -389,8 +470,8 @@ def test_add_staff_account_for_the_command_line(governance_settings: Any) -> Non
     try:
         with store.session() as session:
             users = session.scalars(select(StaffUser)).all()
-            assert [(u.username, u.role, u.community) for u in users] == [
-                ("ville", "community_moderator", "Kallio")
+            assert [(u.username, u.role, u.community, u.jurisdiction) for u in users] == [
+                ("ville", "community_moderator", "Kallio", "helsinki-demo")
             ]
             [entry] = session.scalars(select(AuditEntry)).all()
             assert (entry.action, entry.staff_id, entry.detail["by"]) == ("user_create", None, "command line")

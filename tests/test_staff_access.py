@@ -3,19 +3,69 @@
 OWASP ASVS v5.0.0-8.2.1 (function level: a role without the permission gets 403), 8.2.2 (object level: a
 report outside the role's department or community is 404, the same answer as for a report that does not
 exist), 8.2.3 (field level: the reporter's contact only with report_view_contact), 8.3.1 (server-side), and
-16.3.2 (every refusal is in the audit log). The expected grants below are the brief's, written out here, not
-read from data/staff_roles.yml, so a change to the roles file that breaks them fails this test.
+16.3.2 (every refusal is in the audit log). A role's scope lies within the member's city: with two cities
+served (the demo run copied into a second region folder, so both have the same communities), a community
+moderator of one city does not see the same-named community's reports in the other. The expected grants
+below are the brief's, written out here, not read from data/staff_roles.yml, so a change to the roles file
+that breaks them fails this test.
 """
 
 from __future__ import annotations
 
+import io
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import shapely
 from sqlalchemy import func, select
 
-from exquisite.governance.models import AuditEntry, Report, ReportEdit, ReportEvent
-from staff_support import communities_of, csrf_of, governance_of, make_staff, new_report, signed_in
+from app_support import DEMO_JURISDICTION
+from exquisite.governance.models import AuditEntry, Report, ReportEdit, ReportEvent, StaffUser
+from staff_support import (
+    PASSWORD,
+    communities_of,
+    csrf_of,
+    governance_of,
+    new_report,
+    post_form,
+    signed_in,
+)
+
+#: The second city's id: a region folder holding a copy of the demo run.
+SECOND_CITY = "twin-city"
+
+
+def make_staff(
+    client: Any,
+    username: str,
+    role: str,
+    *,
+    department: str | None = None,
+    community: str | None = None,
+    jurisdiction: str | None = None,
+) -> int:
+    """A staff account in the store; a community moderator's city is the demo's unless another is given."""
+    from exquisite.governance.staff import create_staff
+
+    if role == "community_moderator" and jurisdiction is None:
+        jurisdiction = DEMO_JURISDICTION
+    with governance_of(client).store.session() as session:
+        user = create_staff(
+            session,
+            username,
+            username.title(),
+            PASSWORD,
+            role,
+            department,
+            community,
+            jurisdiction=jurisdiction,
+        )
+        return int(user.id)
+
 
 #: What each role may do (the brief: admin everything; department staff triage, assign, move, notes, contact;
 #: community moderators moderate, hide, mark duplicates, no contact).
@@ -255,3 +305,212 @@ def test_signed_out_visitor_gets_the_sign_in_page_everywhere(governance_client: 
         assert response.status_code == 303, (method, path, response.status_code)
         assert response.headers["location"].startswith("/staff/login?next="), path
     assert _snapshot(client, report) == before
+
+
+# ------------------------------------------------------------------------------------------ two cities
+@pytest.fixture
+def two_cities(demo_runs_root: Path, governance_settings: Any, tmp_path: Path) -> Iterator[Any]:
+    """The app serving two cities: the demo run's region folder and a copy of it under another name."""
+    from fastapi.testclient import TestClient
+
+    from exquisite.web.app import create_app
+
+    root = tmp_path / "runs"
+    for region in (DEMO_JURISDICTION, SECOND_CITY):
+        shutil.copytree(demo_runs_root / DEMO_JURISDICTION, root / region)
+    with TestClient(create_app(root, governance=governance_settings)) as client:
+        assert set(governance_of(client).jurisdictions()) == {DEMO_JURISDICTION, SECOND_CITY}
+        yield client
+
+
+def _report_in(client: Any, city: str, community: str, service_code: str = "001") -> int:
+    """A published report with a photo at a point of ``community`` in ``city`` (as the core makes them)."""
+    from PIL import Image
+
+    from exquisite.governance.photos import process_photo
+    from exquisite.governance.reports import read_submission, submit
+
+    gov = governance_of(client)
+    jurisdiction = gov.jurisdiction(city)
+    point = shapely.point_on_surface(dict(jurisdiction.community_areas)[community])
+    service = gov.services.get(service_code)
+    answers = {a.code: (a.values[0].key if a.values else "1") for a in service.questions if a.required}
+    submission = read_submission(
+        {
+            "service_code": service_code,
+            "lat": repr(point.y),
+            "long": repr(point.x),
+            "description": f"Broken in {community}, {city}.",
+            "email": "resident@example.org",
+        },
+        answers,
+        jurisdiction=jurisdiction,
+        catalogue=gov.services,
+        rules=gov.settings.reports,
+        channel="staff",
+    )
+    assert (submission.jurisdiction, submission.community) == (city, community)
+    buffer = io.BytesIO()
+    Image.new("RGB", (32, 24), (90, 90, 200)).save(buffer, "PNG")
+    photo = process_photo(buffer.getvalue(), gov.settings.photos, "p.png")
+    with gov.store.session() as session:
+        report, _secret = submit(session, submission, photos=[photo], needs_confirmation=False)
+        return int(report.id)
+
+
+def _photo_of(client: Any, report_id: int) -> int:
+    with governance_of(client).store.session() as session:
+        return int(session.get(Report, report_id).photos[0].id)
+
+
+def test_a_community_moderator_does_not_see_the_same_community_in_another_city(two_cities: Any) -> None:
+    client = two_cities
+    home = communities_of_city(client, DEMO_JURISDICTION)[0]
+    make_staff(client, "mod.a", "community_moderator", community=home, jurisdiction=DEMO_JURISDICTION)
+    make_staff(client, "mod.b", "community_moderator", community=home, jurisdiction=SECOND_CITY)
+    in_a = _report_in(client, DEMO_JURISDICTION, home)
+    in_b = _report_in(client, SECOND_CITY, home)
+    for moderator, own, foreign in (("mod.a", in_a, in_b), ("mod.b", in_b, in_a)):
+        signed_in(client, moderator)
+        assert client.get(f"/staff/reports/{own}").status_code == 200
+        assert client.get(f"/staff/reports/{own}/photos/{_photo_of(client, own)}").status_code == 200
+        denied_before = _denied(client)
+        hidden = client.get(f"/staff/reports/{foreign}")
+        missing = client.get(f"/staff/reports/{foreign + 1000}")
+        assert hidden.status_code == missing.status_code == 404
+        assert hidden.text.replace(f"/staff/reports/{foreign}", "/staff/reports/N") == missing.text.replace(
+            f"/staff/reports/{foreign + 1000}", "/staff/reports/N"
+        )
+        assert client.get(f"/staff/reports/{foreign}/photos/{_photo_of(client, foreign)}").status_code == 404
+        before = _snapshot(client, foreign)
+        token = csrf_of(client.get("/staff").text)
+        for action, form in (
+            ("moderate", {"description": "Tidied.", "reason": "tidy"}),
+            ("visibility", {"action": "hide", "reason": "abuse"}),
+            ("duplicate", {"duplicate_of": str(own)}),
+        ):
+            refused = client.post(
+                f"/staff/reports/{foreign}/{action}",
+                data={**form, "csrf_token": token},
+                follow_redirects=False,
+            )
+            assert refused.status_code == 404, (moderator, action)
+        assert _snapshot(client, foreign) == before
+        # refused attempts are audited: two reads and three forms
+        assert _denied(client) == denied_before + 5
+        # the queue and its community filter hold the moderator's city's reports only
+        queue = client.get("/staff", params={"state": "all"}).text
+        assert f'id="report-{own}"' in queue
+        assert f'id="report-{foreign}"' not in queue
+        # an own report cannot be closed as a duplicate of the other city's report either
+        page = f"/staff/reports/{own}"
+        cross = post_form(client, page, f"{page}/duplicate", {"duplicate_of": str(foreign)})
+        assert cross.status_code == 400
+        assert "duplicate_of" in cross.text
+        assert _snapshot(client, own)[0] == "open"
+
+
+def test_department_staff_of_one_city_and_of_every_city(two_cities: Any) -> None:
+    client = two_cities
+    home = communities_of_city(client, DEMO_JURISDICTION)[0]
+    in_a = _report_in(client, DEMO_JURISDICTION, home, "001")
+    in_b = _report_in(client, SECOND_CITY, home, "001")
+    local = make_staff(client, "lamps.b", "department_staff", department="lighting", jurisdiction=SECOND_CITY)
+    everywhere = make_staff(client, "lamps.all", "department_staff", department="lighting")
+    make_staff(client, "boss", "admin")
+    for username, sees in (("lamps.b", {in_b}), ("lamps.all", {in_a, in_b}), ("boss", {in_a, in_b})):
+        signed_in(client, username)
+        for report in (in_a, in_b):
+            expected = 200 if report in sees else 404
+            assert client.get(f"/staff/reports/{report}").status_code == expected, (username, report)
+        queue = client.get("/staff", params={"state": "all"}).text
+        assert {r for r in (in_a, in_b) if f'id="report-{r}"' in queue} == sees, username
+    # A report of the first city is assigned only to lighting staff who cover that city.
+    signed_in(client, "lamps.all")
+    page = f"/staff/reports/{in_a}"
+    offered = set(re.findall(r'<option value="(\d+)"', client.get(page).text))
+    assert str(everywhere) in offered
+    assert str(local) not in offered
+    refused = post_form(client, page, f"{page}/assign", {"staff_id": str(local)})
+    assert refused.status_code == 400
+    assert "in its city" in refused.text
+    assert _snapshot(client, in_a)[3] is None
+    assert post_form(client, page, f"{page}/assign", {"staff_id": str(everywhere)}).status_code == 303
+    page_b = f"/staff/reports/{in_b}"
+    assert post_form(client, page_b, f"{page_b}/assign", {"staff_id": str(local)}).status_code == 303
+    assert (_snapshot(client, in_a)[3], _snapshot(client, in_b)[3]) == (everywhere, local)
+
+
+def test_the_users_form_takes_a_served_city_and_its_community(two_cities: Any) -> None:
+    client = two_cities
+    home = communities_of_city(client, DEMO_JURISDICTION)[0]
+    make_staff(client, "boss", "admin")
+    signed_in(client, "boss")
+    form = client.get("/staff/users").text
+    for city in ("", DEMO_JURISDICTION, SECOND_CITY):
+        assert f'<option value="{city}">' in form, city
+    new = {
+        "username": "ville",
+        "display_name": "Ville",
+        "password": "cedar boats in the fog",
+        "role": "community_moderator",
+        "community": home,
+    }
+    for jurisdiction, field, words in (
+        ("", "jurisdiction", "is required for this role"),
+        ("atlantis", "jurisdiction", "'atlantis' is not a city served here"),
+    ):
+        refused = post_form(client, "/staff/users", "/staff/users", {**new, "jurisdiction": jurisdiction})
+        assert refused.status_code == 400
+        assert f"{field}: {words}" in refused.text.replace("&#39;", "'")
+    wrong_community = post_form(
+        client,
+        "/staff/users",
+        "/staff/users",
+        {**new, "community": "Atlantis", "jurisdiction": DEMO_JURISDICTION},
+    )
+    assert wrong_community.status_code == 400
+    assert f"community: 'Atlantis' is not a community of {DEMO_JURISDICTION}" in (
+        wrong_community.text.replace("&#39;", "'")
+    )
+    made = post_form(client, "/staff/users", "/staff/users", {**new, "jurisdiction": DEMO_JURISDICTION})
+    assert made.status_code == 303
+    worker = post_form(
+        client,
+        "/staff/users",
+        "/staff/users",
+        {
+            "username": "eeva",
+            "password": "quiet lanterns on the bay",
+            "role": "department_staff",
+            "department": "parks",
+            "jurisdiction": "",
+        },
+    )
+    assert worker.status_code == 303
+    with governance_of(client).store.session() as session:
+        rows = {
+            u.username: (u.community, u.jurisdiction)
+            for u in session.scalars(select(StaffUser).where(StaffUser.username != "boss"))
+        }
+        ville = session.scalars(select(StaffUser).where(StaffUser.username == "ville")).one().id
+    assert rows == {"ville": (home, DEMO_JURISDICTION), "eeva": (None, None)}
+    moved = post_form(
+        client,
+        "/staff/users",
+        f"/staff/users/{ville}",
+        {"role": "community_moderator", "community": home, "jurisdiction": SECOND_CITY, "active": "1"},
+    )
+    assert moved.status_code == 303
+    with governance_of(client).store.session() as session:
+        assert session.get(StaffUser, ville).jurisdiction == SECOND_CITY
+        [change] = session.scalars(select(AuditEntry).where(AuditEntry.action == "user_change")).all()
+        assert change.detail == {"jurisdiction": [DEMO_JURISDICTION, SECOND_CITY]}
+    assert f'<option value="{SECOND_CITY}" selected>' in client.get("/staff/users").text
+
+
+def communities_of_city(client: Any, city: str) -> list[str]:
+    """The communities of one of the served cities (the tests need at least one)."""
+    names = governance_of(client).jurisdiction(city).communities()
+    assert names, "the demo run must have communities"
+    return names

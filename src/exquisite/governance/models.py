@@ -209,7 +209,7 @@ class ReportEdit(Base):
 
 
 class StaffUser(Base):
-    """A member of staff: role (``data/staff_roles.yml``) and the department or community the role covers."""
+    """A member of staff: role (``data/staff_roles.yml``), the department or community and city it covers."""
 
     __tablename__ = "staff_user"
 
@@ -221,6 +221,10 @@ class StaffUser(Base):
     role: Mapped[str] = mapped_column(String(32))
     department: Mapped[str | None] = mapped_column(String(100))
     community: Mapped[str | None] = mapped_column(String(200))
+    #: The city (jurisdiction id, as :attr:`Report.jurisdiction`) the role covers: None = every city served.
+    #: Always set for a community role (a community belongs to one city), optional for a department role,
+    #: None for a role that covers everything.
+    jurisdiction: Mapped[str | None] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = _when()

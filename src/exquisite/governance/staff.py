@@ -20,7 +20,7 @@ keyed hash, never a password (ASVS v5.0.0-16.3.1–16.3.3, 16.2.5)::
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
@@ -28,7 +28,7 @@ from importlib.resources import files
 from typing import Any
 
 import yaml
-from sqlalchemy import ColumnElement, false, select, true
+from sqlalchemy import ColumnElement, and_, false, select, true
 from sqlalchemy.orm import Session
 
 from exquisite.errors import InputError
@@ -50,6 +50,8 @@ SESSION_COOKIE = "exq_staff"
 #: Scopes a role's records may have (see data/staff_roles.yml).
 SCOPES = ("all", "department", "community")
 _USERNAME = re.compile(r"[A-Za-z0-9._@-]+")
+#: A city's id as the command line may give it (a region folder of the runs: ``runs/<id>/``).
+_JURISDICTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 #: A hash that no password matches, verified for unknown usernames so that they take as long as known ones.
 _DUMMY_HASH: list[str] = []
 
@@ -116,6 +118,8 @@ class Actor:
     community: str | None
     #: The session's id (the stored hash of its cookie): CSRF tokens are bound to it.
     session_id: str
+    #: The city the role covers (a jurisdiction id); None: every city.
+    jurisdiction: str | None = None
 
     @property
     def permissions(self) -> frozenset[str]:
@@ -134,20 +138,36 @@ class Actor:
         return load_roles()[self.role].scope
 
     def covers(self, report: Report) -> bool:
-        """Whether ``report`` lies in the role's scope (ASVS v5.0.0-8.2.2)."""
+        """Whether ``report`` lies in the role's scope (ASVS v5.0.0-8.2.2).
+
+        The scope is the role's department or community, within the member's city when one is set. A
+        community is a name within one city: a community role without a city covers nothing.
+        """
+        if self.jurisdiction is not None and report.jurisdiction != self.jurisdiction:
+            return False
         if self.scope == "all":
             return True
         if self.scope == "department":
             return self.department is not None and report.department == self.department
-        return self.community is not None and report.community == self.community
+        return (
+            self.community is not None
+            and self.jurisdiction is not None
+            and report.community == self.community
+        )
 
     def scope_clause(self) -> ColumnElement[bool]:
-        """The SQL condition that keeps a query of reports within the role's scope."""
+        """The SQL condition that keeps a query of reports within the role's scope (as :meth:`covers`)."""
         if self.scope == "all":
-            return true()
-        if self.scope == "department":
-            return Report.department == self.department if self.department else false()
-        return Report.community == self.community if self.community else false()
+            within = true()
+        elif self.scope == "department":
+            within = Report.department == self.department if self.department else false()
+        elif self.community and self.jurisdiction:
+            within = Report.community == self.community
+        else:
+            return false()
+        if self.jurisdiction is None:
+            return within
+        return and_(Report.jurisdiction == self.jurisdiction, within)
 
 
 def actor_of(user: StaffUser, session_id: str) -> Actor:
@@ -160,6 +180,7 @@ def actor_of(user: StaffUser, session_id: str) -> Actor:
         department=user.department,
         community=user.community,
         session_id=session_id,
+        jurisdiction=user.jurisdiction,
     )
 
 
@@ -214,9 +235,15 @@ def _check_account(
     role: str,
     department: str | None,
     community: str | None,
+    jurisdiction: str | None,
     departments: Iterable[str] | None,
-) -> tuple[str | None, str | None]:
-    """The department and community a role keeps, or a :class:`StaffError` naming the field at fault."""
+    jurisdictions: Mapping[str, Collection[str]] | None,
+) -> tuple[str | None, str | None, str | None]:
+    """The department, community and city a role keeps, or a :class:`StaffError` naming the field at fault.
+
+    A department role keeps its department and, optionally, one city (None: every city); a community role
+    keeps its community and its city, always; a role that covers everything keeps none of them.
+    """
     roles = load_roles()
     if role not in roles.roles:
         raise StaffError("role", f"{role!r} is not a role", f"Use one of: {', '.join(roles.roles)}.")
@@ -231,7 +258,7 @@ def _check_account(
             raise StaffError(
                 "department", f"{department[:60]!r} is not a department", f"Use one of: {', '.join(known)}."
             )
-        return department, None
+        return department, None, _check_jurisdiction(jurisdiction, jurisdictions, required=False)
     if scope == "community":
         if community is None:
             raise StaffError(
@@ -239,8 +266,47 @@ def _check_account(
             )
         if problem := plain_text_problem("community", community, 200):
             raise StaffError("community", problem.message.removeprefix("community: "))
-        return None, community
-    return None, None
+        city = _check_jurisdiction(jurisdiction, jurisdictions, required=True)
+        names = sorted((jurisdictions or {}).get(city or "", ()))
+        if names and community not in names:
+            raise StaffError(
+                "community",
+                f"{community[:60]!r} is not a community of {city}",
+                f"Use one of: {', '.join(names)}.",
+            )
+        return None, community, city
+    return None, None, None
+
+
+def _check_jurisdiction(
+    jurisdiction: str | None, jurisdictions: Mapping[str, Collection[str]] | None, *, required: bool
+) -> str | None:
+    """The city's id (None: every city, where the role allows it), or a :class:`StaffError`.
+
+    With the served cities known (the staff pages), the id must be one of them; without (the command line,
+    which does not read the runs), it must look like a runs folder's name.
+    """
+    city = (jurisdiction or "").strip() or None
+    served = sorted(jurisdictions) if jurisdictions is not None else None
+    choices = f"Use one of: {', '.join(served)}." if served else "Give the city's id: its folder in the runs."
+    if city is None:
+        if required:
+            raise StaffError(
+                "jurisdiction", "is required for this role (a community is in one city)", choices
+            )
+        return None
+    if served is not None:
+        if city not in served:
+            raise StaffError("jurisdiction", f"{city[:60]!r} is not a city served here", choices)
+        return city
+    longest = StaffUser.__table__.c.jurisdiction.type.length
+    if len(city) > longest or not _JURISDICTION.fullmatch(city):
+        raise StaffError(
+            "jurisdiction",
+            f"must be a city's id of at most {longest} characters: letters, digits, '.', '_' or '-'",
+            "Give the city's id: its folder in the runs (runs/<id>/).",
+        )
+    return city
 
 
 def create_staff(
@@ -252,7 +318,9 @@ def create_staff(
     department: str | None = None,
     community: str | None = None,
     *,
+    jurisdiction: str | None = None,
     departments: Iterable[str] | None = None,
+    jurisdictions: Mapping[str, Collection[str]] | None = None,
     now: datetime | None = None,
 ) -> StaffUser:
     """Create a staff account in ``session``'s transaction (the caller audits who created it).
@@ -271,8 +339,15 @@ def create_staff(
         Required for a department role: one of the services' departments.
     community
         Required for a community role: a community's name as reports carry it.
+    jurisdiction
+        The city the role covers (a jurisdiction id, as reports carry it): required for a community role,
+        optional for a department role (None: every city), not kept for a role that covers everything.
     departments
         The departments known (default: the built-in services').
+    jurisdictions
+        The cities served, id → their communities' names (empty when not known), when the caller knows them
+        (the staff pages): the city must be one of them, and a community role's community one of its city's.
+        None (the command line): any id that looks like a runs folder's name.
 
     Raises
     ------
@@ -295,8 +370,14 @@ def create_staff(
         display_name = username
     if problem := plain_text_problem("display_name", display_name, limits["display_name_max_chars"]):
         raise StaffError("display_name", problem.message.removeprefix("display_name: "))
-    department, community = _check_account(
-        session, role=role, department=department, community=community, departments=departments
+    department, community, jurisdiction = _check_account(
+        session,
+        role=role,
+        department=department,
+        community=community,
+        jurisdiction=jurisdiction,
+        departments=departments,
+        jurisdictions=jurisdictions,
     )
     if problem_text := password_problem(password, username):
         raise StaffError("password", problem_text.removeprefix("password: "))
@@ -307,6 +388,7 @@ def create_staff(
         role=role,
         department=department,
         community=community,
+        jurisdiction=jurisdiction,
         active=True,
         failed_logins=0,
         created_at=now or now_utc(),
@@ -323,12 +405,16 @@ def change_staff(
     role: str | None = None,
     department: str | None = None,
     community: str | None = None,
+    jurisdiction: str | None = None,
     active: bool | None = None,
     departments: Iterable[str] | None = None,
+    jurisdictions: Mapping[str, Collection[str]] | None = None,
 ) -> dict[str, list[Any]]:
-    """Change an account's role (with its department or community) or deactivate it; what changed.
+    """Change an account's role (with its department or community, and city) or deactivate it; what changed.
 
-    A deactivated account's sessions are deleted at once.
+    The role, department, community and city are checked together as :func:`create_staff` checks them (a
+    session reads them anew on each request). The sessions of a deactivated account, or of one whose role
+    changed, are deleted at once.
 
     Returns
     -------
@@ -342,10 +428,21 @@ def change_staff(
     """
     changes: dict[str, list[Any]] = {}
     if role is not None:
-        new_department, new_community = _check_account(
-            session, role=role, department=department, community=community, departments=departments
+        new_department, new_community, new_jurisdiction = _check_account(
+            session,
+            role=role,
+            department=department,
+            community=community,
+            jurisdiction=jurisdiction,
+            departments=departments,
+            jurisdictions=jurisdictions,
         )
-        for name, value in (("role", role), ("department", new_department), ("community", new_community)):
+        for name, value in (
+            ("role", role),
+            ("department", new_department),
+            ("community", new_community),
+            ("jurisdiction", new_jurisdiction),
+        ):
             if getattr(user, name) != value:
                 changes[name] = [getattr(user, name), value]
                 setattr(user, name, value)
@@ -367,6 +464,7 @@ def add_staff_account(
     display_name: str | None = None,
     department: str | None = None,
     community: str | None = None,
+    jurisdiction: str | None = None,
 ) -> str:
     """Create a staff account in the store of ``settings`` (``exquisite staff add``), audited as from the CLI.
 
@@ -374,8 +472,9 @@ def add_staff_account(
     ----------
     settings
         The governance settings (their store is opened and migrated).
-    username, password, role, display_name, department, community
-        As :func:`create_staff` takes them (the password as prompted, never from the command line).
+    username, password, role, display_name, department, community, jurisdiction
+        As :func:`create_staff` takes them (the password as prompted, never from the command line); the
+        city's id is checked by its form only (the command line does not read the runs served).
 
     Returns
     -------
@@ -393,7 +492,14 @@ def add_staff_account(
     try:
         with store.session() as session:
             user = create_staff(
-                session, username, display_name or username, password, role, department, community
+                session,
+                username,
+                display_name or username,
+                password,
+                role,
+                department,
+                community,
+                jurisdiction=jurisdiction,
             )
             audit(
                 session,
@@ -406,9 +512,10 @@ def add_staff_account(
                     "role": role,
                     "department": user.department,
                     "community": user.community,
+                    "jurisdiction": user.jurisdiction,
                 },
             )
-            where = user.department or user.community
+            where = ", ".join(w for w in (user.department or user.community, user.jurisdiction) if w)
             return f"staff account {user.username} ({role}{f', {where}' if where else ''}) created"
     finally:
         store.dispose()

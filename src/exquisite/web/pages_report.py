@@ -37,11 +37,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from starlette.datastructures import FormData, UploadFile
 
-from exquisite.errors import InputError
 from exquisite.governance import notices
 from exquisite.governance.communities import Jurisdiction
 from exquisite.governance.models import Photo, Report
-from exquisite.governance.photos import process_photo
+from exquisite.governance.photos import PhotoError, in_bytes, process_photo
 from exquisite.governance.reports import (
     SHORT_MAX_CHARS,
     SubmissionError,
@@ -711,18 +710,83 @@ async def _photos(form: FormData, request: Request) -> tuple[list[Any], list[Pro
     data = await upload.read(rules.max_bytes + 1)
     try:
         return [process_photo(data, rules, upload.filename)], []
-    except InputError as error:
+    except PhotoError as error:
         ui = ui_for(request)
-        # the reason is the photo check's own sentence (English): shown to English readers only
-        parts = [ui.gettext("We could not use this photo.")]
-        if ui.lang == "en":
-            parts.append(f"{error.problem.rstrip('.')}.")
-        parts.append(
-            ui.gettext("Choose a %(formats)s photo of at most %(size)s MB, or leave the photo out.")
-            % {"formats": ", ".join(rules.formats), "size": ui.fmt.number(rules.max_bytes / 1_000_000, 0)}
+        text = " ".join(
+            (
+                ui.gettext("We could not use this photo."),
+                # only max_bytes + 1 bytes were read: the size the upload had in all is the multipart's
+                photo_problem(ui, error, whole_size=upload.size),
+                ui.gettext("You can also leave the photo out."),
+            )
         )
-        text = " ".join(parts)
         return [], [Problem("photo", "photo", text)]
+
+
+def photo_problem(ui: UI, error: PhotoError, *, whole_size: int | None = None) -> str:
+    """Why a photo was refused and what to do, in the reader's language, with the numbers of the refusal.
+
+    Parameters
+    ----------
+    ui
+        The reader's language and number formats.
+    error
+        The refusal of :func:`~exquisite.governance.photos.process_photo` (its ``reason`` and ``values``).
+    whole_size
+        The upload's size in bytes when only its first ``max_bytes + 1`` were given to the check.
+    """
+    _ = ui.gettext
+    values = error.values
+    if error.reason == "empty":
+        return _("The file is empty (0 bytes). Choose the photo again and send it again.")
+    if error.reason == "too_large":
+        size, limit = max(values["size"], whole_size or 0), values["limit"]
+        if in_bytes(size, limit):
+            shown = {"size": ui.fmt.number(size, 0), "limit": ui.fmt.number(limit, 0)}
+            return (
+                _(
+                    "The photo is %(size)s bytes; the limit is %(limit)s bytes. Send a smaller photo, "
+                    "or take it at a lower size."
+                )
+                % shown
+            )
+        shown = {"size": ui.fmt.compact(size / 1_000_000, 1), "limit": ui.fmt.compact(limit / 1_000_000, 1)}
+        return (
+            _(
+                "The photo is %(size)s MB; the limit is %(limit)s MB. Send a smaller photo, or take it at a "
+                "lower size."
+            )
+            % shown
+        )
+    if error.reason == "too_many_pixels":
+        limit = ui.fmt.compact(values["limit"] / 1_000_000, 1)
+        if values["pixels"] is None:
+            return _(
+                "The photo has more pixels than the limit of %(limit)s megapixels. Send a smaller photo."
+            ) % {"limit": limit}
+        return _(
+            "The photo is %(width)s × %(height)s pixels (%(megapixels)s megapixels); the limit is "
+            "%(limit)s megapixels. Send a smaller photo."
+        ) % {
+            "width": ui.fmt.number(values["width"], 0),
+            "height": ui.fmt.number(values["height"], 0),
+            "megapixels": ui.fmt.compact(values["pixels"] / 1_000_000, 1),
+            "limit": limit,
+        }
+    formats = ", ".join(values.get("accepted", ()))
+    if error.reason == "not_accepted_type":
+        return _("The file is a %(format)s image, which is not accepted. Send a photo as %(formats)s.") % {
+            "format": values["format"],
+            "formats": formats,
+        }
+    if error.reason == "not_an_image":
+        return _("The file is not an image this service can read. Send a photo as %(formats)s.") % {
+            "formats": formats
+        }
+    return _(
+        "The photo is damaged or incomplete. Send it again; if it still fails, save it again on your "
+        "device first."
+    )
 
 
 @router.post("/report", response_model=None)

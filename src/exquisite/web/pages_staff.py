@@ -5,10 +5,10 @@ sees each community's reports next to its life-circle coverage.
 
 Who may do what is decided in one place, the :class:`Staff` dependency every staff route takes: the session
 (cookie ``exq_staff``), the form's CSRF token bound to that session, the role's permission for the function
-(refused: 403, ASVS v5.0.0-8.2.1) and, for a report's routes, the report's department or community (outside
-the role's scope: 404, exactly as for a report that does not exist, ASVS v5.0.0-8.2.2). Every refusal is an
-audit entry (ASVS v5.0.0-16.3.2). The reporter's contact reaches the page only with ``report_view_contact``
-(ASVS v5.0.0-8.2.3). Every page works without JavaScript.
+(refused: 403, ASVS v5.0.0-8.2.1) and, for a report's routes, the report's department or community and its
+city (outside the role's scope: 404, exactly as for a report that does not exist, ASVS v5.0.0-8.2.2).
+Every refusal is an audit entry (ASVS v5.0.0-16.3.2). The reporter's contact reaches the page only with
+``report_view_contact`` (ASVS v5.0.0-8.2.3). Every page works without JavaScript.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from exquisite.governance import community_stats, notices
@@ -106,6 +106,11 @@ router = APIRouter(route_class=StaffRoute)
 # ------------------------------------------------------------------------------------------ helpers
 def _governance(request: Request) -> Governance:
     return request.app.state.governance  # type: ignore[no-any-return]
+
+
+def _served(gov: Governance) -> dict[str, list[str]]:
+    """The cities served, id → their communities' names: what a staff account's city and community may be."""
+    return {city.id: city.communities() for city in gov.jurisdictions().values()}
 
 
 def _client_hash(request: Request) -> str | None:
@@ -570,7 +575,11 @@ def _report_page(
         names = dict(session.execute(select(StaffUser.id, StaffUser.display_name)).all())
         colleagues = session.execute(
             select(StaffUser.id, StaffUser.display_name)
-            .where(StaffUser.active.is_(True), StaffUser.department == report.department)
+            .where(
+                StaffUser.active.is_(True),
+                StaffUser.department == report.department,
+                or_(StaffUser.jurisdiction.is_(None), StaffUser.jurisdiction == report.jurisdiction),
+            )
             .order_by(StaffUser.display_name)
         ).all()
         events = [
@@ -705,7 +714,11 @@ def _commit_move(
             report = _scoped(session, actor, report_id)
             if duplicate_of is not None:
                 original = session.get(Report, duplicate_of)
-                if original is None or not actor.covers(original):
+                if (
+                    original is None
+                    or not actor.covers(original)
+                    or original.jurisdiction != report.jurisdiction
+                ):
                     raise StaffError(
                         "duplicate_of",
                         f"there is no report {duplicate_of} you can see",
@@ -879,10 +892,15 @@ def report_assign(
             person = None
             if staff_id.strip():
                 person = session.get(StaffUser, int(staff_id)) if staff_id.strip().isdigit() else None
-                if person is None or not person.active or person.department != report.department:
+                if (
+                    person is None
+                    or not person.active
+                    or person.department != report.department
+                    or person.jurisdiction not in (None, report.jurisdiction)
+                ):
                     raise StaffError(
                         "staff_id",
-                        "is not an active member of this report's department",
+                        "is not an active member of this report's department in its city",
                         "Pick one of the list.",
                     )
             before = report.assigned_to
@@ -1110,6 +1128,7 @@ def _users_page(
                 "role": u.role,
                 "department": u.department or "",
                 "community": u.community or "",
+                "jurisdiction": u.jurisdiction or "",
                 "active": u.active,
                 "locked": u.locked_until is not None and u.locked_until > now_utc(),
             }
@@ -1123,6 +1142,9 @@ def _users_page(
             "page": "staff-users",
             "users": users,
             "department_choices": [(code, ui.pick(n, code)) for code, n in gov.services.departments.items()],
+            "jurisdiction_choices": [
+                (city.id, f"{city.name} · {city.id}") for city in gov.jurisdictions().values()
+            ],
             "done": done,
             "error": error,
             "entered": entered or {},
@@ -1142,6 +1164,7 @@ def users_create(
     role: str = Form(""),
     department: str = Form(""),
     community: str = Form(""),
+    jurisdiction: str = Form(""),
 ) -> Response:
     """Create a staff account (audited; the password is never logged)."""
     gov = _governance(request)
@@ -1155,7 +1178,9 @@ def users_create(
                 role,
                 department,
                 community,
+                jurisdiction=jurisdiction,
                 departments=gov.services.departments,
+                jurisdictions=_served(gov),
             )
             audit(
                 session,
@@ -1168,6 +1193,7 @@ def users_create(
                     "role": role,
                     "department": user.department,
                     "community": user.community,
+                    "jurisdiction": user.jurisdiction,
                 },
                 ip_hash=_client_hash(request),
             )
@@ -1178,6 +1204,7 @@ def users_create(
             "role": role,
             "department": department,
             "community": community,
+            "jurisdiction": jurisdiction,
         }
         return _users_page(request, actor, error=error, status_code=400, entered=entered)
     return RedirectResponse("/staff/users?done=user_create", status_code=303)
@@ -1191,9 +1218,10 @@ def users_change(
     role: str = Form(""),
     department: str = Form(""),
     community: str = Form(""),
+    jurisdiction: str = Form(""),
     active: str = Form(""),
 ) -> Response:
-    """Change an account's role (with its department or community) and whether it is active (audited)."""
+    """Change an account's role (with its department or community, and city) and whether it is active."""
     gov = _governance(request)
     try:
         with gov.store.session() as session:
@@ -1211,8 +1239,10 @@ def users_change(
                 role=role,
                 department=department,
                 community=community,
+                jurisdiction=jurisdiction,
                 active=wants_active,
                 departments=gov.services.departments,
+                jurisdictions=_served(gov),
             )
             if changes:
                 audit(
