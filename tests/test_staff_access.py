@@ -457,8 +457,8 @@ def test_the_users_form_takes_a_served_city_and_its_community(two_cities: Any) -
         "community": home,
     }
     for jurisdiction, field, words in (
-        ("", "jurisdiction", "is required for this role"),
-        ("atlantis", "jurisdiction", "'atlantis' is not a city served here"),
+        ("", "City", "is required for this role"),
+        ("atlantis", "City", "'atlantis' is not a city served here"),
     ):
         refused = post_form(client, "/staff/users", "/staff/users", {**new, "jurisdiction": jurisdiction})
         assert refused.status_code == 400
@@ -470,7 +470,7 @@ def test_the_users_form_takes_a_served_city_and_its_community(two_cities: Any) -
         {**new, "community": "Atlantis", "jurisdiction": DEMO_JURISDICTION},
     )
     assert wrong_community.status_code == 400
-    assert f"community: 'Atlantis' is not a community of {DEMO_JURISDICTION}" in (
+    assert f"Community: 'Atlantis' is not a community of {DEMO_JURISDICTION}" in (
         wrong_community.text.replace("&#39;", "'")
     )
     made = post_form(client, "/staff/users", "/staff/users", {**new, "jurisdiction": DEMO_JURISDICTION})

@@ -40,6 +40,11 @@ SECRET_BYTES = 32
 IP_HASH_CHARS = 32
 
 
+def _(message: str) -> str:
+    """Mark an English message for the web catalogue; it is translated where it is shown."""
+    return message
+
+
 @cache
 def password_rules() -> dict[str, Any]:
     """The password rules and storage parameters of ``data/passwords.yml`` (read once)."""
@@ -124,8 +129,27 @@ def _guessable_parts(username: str) -> list[str]:
     return sorted((part for part in parts if part), key=len, reverse=True)
 
 
-def password_problem(password: str, username: str = "") -> str | None:
-    """What is wrong with a new password, in one sentence for its owner; None when it may be used.
+#: What can be wrong with a new password, by code (``%(...)s`` filled from the refusal's values): the sentence
+#: after ``password:``, marked for the web catalogue (the staff pages show it translated).
+PASSWORD_PROBLEMS = {
+    "password_short": _(
+        "is shorter than %(shortest)s characters. Use a longer passphrase, for example a few words you will "
+        "remember."
+    ),
+    "password_long": _("is longer than %(longest)s characters. Use a shorter passphrase."),
+    "password_username": _("is the same as the username. Choose a password that is not your name."),
+    "password_common": _(
+        "is one of the most common passwords, which attackers try first. Choose another one."
+    ),
+    "password_guessable": _(
+        "is mostly the username or words about this service; without them it is shorter than %(shortest)s "
+        "characters. Add words of your own."
+    ),
+}
+
+
+def password_refusal(password: str, username: str = "") -> tuple[str, dict[str, Any]] | None:
+    """Why a new password may not be used: a code of :data:`PASSWORD_PROBLEMS` and its values; None if it may.
 
     The rules of OWASP ASVS v5.0.0-6.2.x as set in ``data/passwords.yml``: at least ``min_chars`` characters
     (6.2.1; the username and the documented context words do not count towards them, 6.2.11), at most
@@ -138,36 +162,47 @@ def password_problem(password: str, username: str = "") -> str | None:
         The new password as typed.
     username
         The account's name or email address.
-
-    Returns
-    -------
-    str or None
-        ``"password: <what is wrong>. <what to do>."``, or None.
     """
     rules = password_rules()["rules"]
     shortest, longest = int(rules["min_chars"]), int(rules["max_chars"])
     if not isinstance(password, str) or len(password) < shortest:
-        return (
-            f"password: is shorter than {shortest} characters. "
-            "Use a longer passphrase, for example a few words you will remember."
-        )
+        return "password_short", {"shortest": shortest}
     if len(password) > longest:
-        return f"password: is longer than {longest} characters. Use a shorter passphrase."
+        return "password_long", {"longest": longest}
     folded = password.casefold()
     name = username.strip().casefold()
     if name and (folded.strip() == name or folded.strip() == name.split("@", 1)[0]):
-        return "password: is the same as the username. Choose a password that is not your name."
+        return "password_username", {}
     if folded.strip() in common_passwords():
-        return "password: is one of the most common passwords, which attackers try first. Choose another one."
+        return "password_common", {}
     rest = folded
     for part in _guessable_parts(username):
         rest = rest.replace(part, "")
     if len(rest) < shortest:
-        return (
-            f"password: is mostly the username or words about this service; without them it is shorter than "
-            f"{shortest} characters. Add words of your own."
-        )
+        return "password_guessable", {"shortest": shortest}
     return None
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """What is wrong with a new password, in one sentence for its owner; None when it may be used.
+
+    Parameters
+    ----------
+    password
+        The new password as typed.
+    username
+        The account's name or email address.
+
+    Returns
+    -------
+    str or None
+        ``"password: <what is wrong>. <what to do>."`` (see :func:`password_refusal`), or None.
+    """
+    refusal = password_refusal(password, username)
+    if refusal is None:
+        return None
+    code, values = refusal
+    return "password: " + PASSWORD_PROBLEMS[code] % values
 
 
 def new_token(nbytes: int = 32) -> str:

@@ -36,9 +36,10 @@ from exquisite.governance.models import AuditEntry, Report, StaffSession, StaffU
 from exquisite.governance.ratelimit import Limits
 from exquisite.governance.reports import now_utc, plain_text_problem
 from exquisite.governance.security import (
+    PASSWORD_PROBLEMS,
     hash_password,
     new_token,
-    password_problem,
+    password_refusal,
     token_hash,
     verify_password,
 )
@@ -98,12 +99,92 @@ def load_roles() -> StaffRoles:
     return StaffRoles(roles, permissions, accounts, pages)
 
 
-class StaffError(InputError):
-    """A staff account, sign-in or action that cannot be done; ``field`` names the form field at fault."""
+def _(message: str) -> str:
+    """Mark an English message for the web catalogue; the staff pages translate it where they show it."""
+    return message
 
-    def __init__(self, field: str, problem: str, hint: str = "") -> None:
+
+#: What can be wrong with a staff account or a staff form, by code: what is wrong and what to do, after the
+#: field's name (``%(...)s`` filled from the error's values). The staff pages show it translated.
+PROBLEMS = {
+    "not_a_role": _("%(value)s is not a role. Use one of: %(choices)s."),
+    "department_required": _("is required for this role. Give one of: %(choices)s."),
+    "not_a_department": _("%(value)s is not a department. Use one of: %(choices)s."),
+    "community_required": _("is required for this role. Give the community's name as the reports show it."),
+    "not_a_community": _("%(value)s is not a community of %(city)s. Use one of: %(choices)s."),
+    "city_required": _("is required for this role (a community is in one city). Use one of: %(choices)s."),
+    "city_id_required": _(
+        "is required for this role (a community is in one city). Give the city's id: its folder in the runs."
+    ),
+    "not_served": _("%(value)s is not a city served here. Use one of: %(choices)s."),
+    "not_a_city_id": _(
+        "must be a city's id of at most %(longest)s characters: letters, digits, '.', '_' or '-'. Give the "
+        "city's id: its folder in the runs (runs/<id>/)."
+    ),
+    "not_a_username": _(
+        "must be %(shortest)s to %(longest)s characters: letters, digits, '.', '_', '-' or '@'. Choose "
+        "another username."
+    ),
+    "username_taken": _("%(value)s is taken. Choose another username."),
+    "own_account": _("you cannot change or deactivate your own account. Ask another administrator."),
+    # free text (as reports.plain_text_problem finds it)
+    "too_long": _("%(length)s characters; at most %(limit)s."),
+    "markup": _("write plain text, without HTML tags or entities."),
+    "control_characters": _("contains control characters; write plain text."),
+    # the report forms of the staff pages
+    "reason_required": _("is required. Say why the report is changed (residents may ask)."),
+    "visibility_reason_required": _("is required. Say why the report is hidden or shown again."),
+    "not_hide_or_unhide": _("must be hide or unhide."),
+    "note_empty": _("is empty. Write the note."),
+    "not_a_choosable_state": _("%(value)s is not a state you can choose here. Pick one of the list."),
+    "not_a_report_number": _("%(value)s is not a report number. Give the original report's number."),
+    "original_required": _("is required. Give the original report's number."),
+    "no_such_original": _("there is no report %(value)s you can see. Give the original report's number."),
+    "transition": _("a report that is %(state)s cannot become %(target)s."),
+    "not_a_duplicate": _("a duplicate must name the other report it repeats."),
+    "not_a_colleague": _(
+        "is not an active member of this report's department in its city. Pick one of the list."
+    ),
+    "not_a_department_here": _("%(value)s is not a department. Pick one of the list."),
+    "nothing_changed": _("nothing was changed. Change the text or a photo's box, then save."),
+    **PASSWORD_PROBLEMS,
+}
+
+
+class StaffError(InputError):
+    """A staff account, sign-in or action that cannot be done.
+
+    Parameters
+    ----------
+    field
+        The form field (or command-line option) at fault.
+    code
+        What is wrong: a key of :data:`PROBLEMS`.
+    **values
+        The values its message names (a value the user typed is shown quoted and cut short).
+    """
+
+    def __init__(self, field: str, code: str, **values: Any) -> None:
         self.field = field
-        super().__init__(field, problem, hint)
+        self.code = code
+        self.values = values
+        super().__init__(field, PROBLEMS[code] % values)
+
+    @property
+    def message(self) -> str:
+        """The whole message: the field's name, what is wrong and what to do."""
+        return f"{self.field}: {self.problem}"
+
+
+def _typed(value: str, limit: int = 60) -> str:
+    """A value the user typed, as a message quotes it."""
+    return repr(value[:limit])
+
+
+def check_plain_text(field: str, value: str, limit: int) -> None:
+    """A :class:`StaffError` when a free text is too long or not plain text (as a report's description)."""
+    if problem := plain_text_problem(field, value, limit):
+        raise StaffError(field, problem.code, length=len(value), limit=limit)
 
 
 @dataclass(frozen=True)
@@ -246,33 +327,28 @@ def _check_account(
     """
     roles = load_roles()
     if role not in roles.roles:
-        raise StaffError("role", f"{role!r} is not a role", f"Use one of: {', '.join(roles.roles)}.")
+        raise StaffError("role", "not_a_role", value=repr(role), choices=", ".join(roles.roles))
     scope = roles[role].scope
     department = (department or "").strip() or None
     community = (community or "").strip() or None
     known = sorted(departments if departments is not None else load_services().departments)
     if scope == "department":
         if department is None:
-            raise StaffError("department", "is required for this role", f"Give one of: {', '.join(known)}.")
+            raise StaffError("department", "department_required", choices=", ".join(known))
         if department not in known:
             raise StaffError(
-                "department", f"{department[:60]!r} is not a department", f"Use one of: {', '.join(known)}."
+                "department", "not_a_department", value=_typed(department), choices=", ".join(known)
             )
         return department, None, _check_jurisdiction(jurisdiction, jurisdictions, required=False)
     if scope == "community":
         if community is None:
-            raise StaffError(
-                "community", "is required for this role", "Give the community's name as the reports show it."
-            )
-        if problem := plain_text_problem("community", community, 200):
-            raise StaffError("community", problem.message.removeprefix("community: "))
+            raise StaffError("community", "community_required")
+        check_plain_text("community", community, 200)
         city = _check_jurisdiction(jurisdiction, jurisdictions, required=True)
         names = sorted((jurisdictions or {}).get(city or "", ()))
         if names and community not in names:
             raise StaffError(
-                "community",
-                f"{community[:60]!r} is not a community of {city}",
-                f"Use one of: {', '.join(names)}.",
+                "community", "not_a_community", value=_typed(community), city=city, choices=", ".join(names)
             )
         return None, community, city
     return None, None, None
@@ -288,24 +364,19 @@ def _check_jurisdiction(
     """
     city = (jurisdiction or "").strip() or None
     served = sorted(jurisdictions) if jurisdictions is not None else None
-    choices = f"Use one of: {', '.join(served)}." if served else "Give the city's id: its folder in the runs."
     if city is None:
+        if required and served:
+            raise StaffError("jurisdiction", "city_required", choices=", ".join(served))
         if required:
-            raise StaffError(
-                "jurisdiction", "is required for this role (a community is in one city)", choices
-            )
+            raise StaffError("jurisdiction", "city_id_required")
         return None
     if served is not None:
         if city not in served:
-            raise StaffError("jurisdiction", f"{city[:60]!r} is not a city served here", choices)
+            raise StaffError("jurisdiction", "not_served", value=_typed(city), choices=", ".join(served))
         return city
     longest = StaffUser.__table__.c.jurisdiction.type.length
     if len(city) > longest or not _JURISDICTION.fullmatch(city):
-        raise StaffError(
-            "jurisdiction",
-            f"must be a city's id of at most {longest} characters: letters, digits, '.', '_' or '-'",
-            "Give the city's id: its folder in the runs (runs/<id>/).",
-        )
+        raise StaffError("jurisdiction", "not_a_city_id", longest=longest)
     return city
 
 
@@ -332,7 +403,7 @@ def create_staff(
     display_name
         The name other staff see.
     password
-        Checked by :func:`~exquisite.governance.security.password_problem`; only its Argon2id hash is kept.
+        Checked by :func:`~exquisite.governance.security.password_refusal`; only its Argon2id hash is kept.
     role
         A role of ``data/staff_roles.yml``.
     department
@@ -359,17 +430,12 @@ def create_staff(
     display_name = (display_name or "").strip()
     shortest, longest = limits["username_min_chars"], limits["username_max_chars"]
     if not shortest <= len(username) <= longest or not _USERNAME.fullmatch(username):
-        raise StaffError(
-            "username",
-            f"must be {shortest} to {longest} characters: letters, digits, '.', '_', '-' or '@'",
-            "Choose another username.",
-        )
+        raise StaffError("username", "not_a_username", shortest=shortest, longest=longest)
     if session.scalars(select(StaffUser).where(StaffUser.username == username.casefold())).first():
-        raise StaffError("username", f"{username!r} is taken", "Choose another username.")
+        raise StaffError("username", "username_taken", value=repr(username))
     if not display_name:
         display_name = username
-    if problem := plain_text_problem("display_name", display_name, limits["display_name_max_chars"]):
-        raise StaffError("display_name", problem.message.removeprefix("display_name: "))
+    check_plain_text("display_name", display_name, limits["display_name_max_chars"])
     department, community, jurisdiction = _check_account(
         session,
         role=role,
@@ -379,8 +445,8 @@ def create_staff(
         departments=departments,
         jurisdictions=jurisdictions,
     )
-    if problem_text := password_problem(password, username):
-        raise StaffError("password", problem_text.removeprefix("password: "))
+    if refusal := password_refusal(password, username):
+        raise StaffError("password", refusal[0], **refusal[1])
     user = StaffUser(
         username=username.casefold(),
         display_name=display_name,
@@ -571,43 +637,29 @@ def sign_in(
     """
     now = now or now_utc()
     rules = settings.rate_limits
-    if ip_hash is not None and limits.allow_login(session, ip_hash, now=now):
+
+    def refused(reason: str, user: StaffUser | None, detail: dict[str, Any]) -> SignInRefusedError:
         audit(
             session,
             "sign_in",
-            staff_id=None,
+            staff_id=user.id if user else None,
             outcome="denied",
-            detail={"reason": "rate_limited"},
+            detail=detail,
             ip_hash=ip_hash,
             now=now,
         )
-        raise SignInRefusedError("rate_limited")
+        return SignInRefusedError(reason)
+
+    if ip_hash is not None and limits.allow_login(session, ip_hash, now=now):
+        raise refused("rate_limited", None, {"reason": "rate_limited"})
     name = (username or "").strip().casefold()
     user = session.scalars(select(StaffUser).where(StaffUser.username == name)).first() if name else None
     if user is None:
         verify_password(_dummy_hash(), password or "")
-        audit(
-            session,
-            "sign_in",
-            staff_id=None,
-            outcome="denied",
-            detail={"reason": "unknown_user"},
-            ip_hash=ip_hash,
-            now=now,
-        )
-        raise SignInRefusedError("wrong")
+        raise refused("wrong", None, {"reason": "unknown_user"})
     if user.locked_until is not None and user.locked_until > now:
         verify_password(_dummy_hash(), password or "")
-        audit(
-            session,
-            "sign_in",
-            staff_id=user.id,
-            outcome="denied",
-            detail={"reason": "locked"},
-            ip_hash=ip_hash,
-            now=now,
-        )
-        raise SignInRefusedError("locked")
+        raise refused("locked", user, {"reason": "locked"})
     if not verify_password(user.password_hash, password or ""):
         user.failed_logins = (user.failed_logins or 0) + 1
         detail: dict[str, Any] = {"reason": "wrong_password", "failed_in_a_row": user.failed_logins}
@@ -615,19 +667,9 @@ def sign_in(
             user.locked_until = now + timedelta(minutes=rules.lockout_minutes)
             user.failed_logins = 0
             detail["locked_until"] = user.locked_until.isoformat()
-        audit(session, "sign_in", staff_id=user.id, outcome="denied", detail=detail, ip_hash=ip_hash, now=now)
-        raise SignInRefusedError("wrong")
+        raise refused("wrong", user, detail)
     if not user.active or user.role not in load_roles().roles:
-        audit(
-            session,
-            "sign_in",
-            staff_id=user.id,
-            outcome="denied",
-            detail={"reason": "inactive"},
-            ip_hash=ip_hash,
-            now=now,
-        )
-        raise SignInRefusedError("inactive")
+        raise refused("inactive", user, {"reason": "inactive"})
     user.failed_logins = 0
     user.locked_until = None
     if old_token:

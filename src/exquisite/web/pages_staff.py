@@ -28,15 +28,17 @@ from sqlalchemy.orm import Session
 
 from exquisite.governance import community_stats, notices
 from exquisite.governance.models import AuditEntry, Photo, Report, ReportEdit, ReportEvent, StaffUser
-from exquisite.governance.reports import is_overdue, move, now_utc, plain_text_problem
+from exquisite.governance.reports import is_overdue, move, now_utc
 from exquisite.governance.service import Governance
 from exquisite.governance.staff import (
+    PROBLEMS,
     SESSION_COOKIE,
     Actor,
     SignInRefusedError,
     StaffError,
     audit,
     change_staff,
+    check_plain_text,
     create_staff,
     load_roles,
     session_of,
@@ -231,12 +233,57 @@ def _scoped(session: Session, actor: Actor, report_id: int) -> Report:
     return report
 
 
-def _text(value: str | None, name: str, limit_key: str = "note_max_chars") -> str:
-    """A staff-written text, checked as a report's description is (plain text, not too long)."""
+def _text(value: str | None, name: str, limit: int | None = None) -> str:
+    """A staff-written text, stripped, checked as a report's description is (plain text, not too long).
+
+    The limit is ``accounts.note_max_chars`` of ``data/staff_roles.yml`` unless another is given.
+    """
     text = (value or "").strip()
-    if problem := plain_text_problem(name, text, load_roles().accounts[limit_key]):
-        raise StaffError(name, problem.message.removeprefix(f"{name}: "))
+    check_plain_text(name, text, limit or load_roles().accounts["note_max_chars"])
     return text
+
+
+def _field_name(field: str, gettext: Callable[[str], str]) -> str:
+    """A staff form's field as its label names it, in the reader's language (unknown: as it is)."""
+    _ = gettext
+    labels = {
+        "role": _("Role"),
+        "department": _("Department"),
+        "community": _("Community"),
+        "jurisdiction": _("City"),
+        "username": _("Username"),
+        "display_name": _("Name"),
+        "password": _("Password"),
+        "note": _("Note"),
+        "reason": _("Reason"),
+        "description": _("Description"),
+        "duplicate_of": _("Original report's number"),
+        "state": _("New state"),
+        "staff_id": _("Member of staff of this department"),
+    }
+    return labels.get(field, field)
+
+
+def staff_error_text(ui: Any, error: StaffError, states: Any) -> str:
+    """What is wrong with a staff form and what to do, in the reader's language, naming the field.
+
+    Parameters
+    ----------
+    ui
+        The reader's :class:`~exquisite.web.ui.UI`.
+    error
+        The refusal (its ``code`` is a key of :data:`~exquisite.governance.staff.PROBLEMS`).
+    states
+        The state model (a refused move names the states by their labels).
+    """
+    values = dict(error.values)
+    if error.code == "transition":
+        values = {k: ui.pick(states[v].label, v) if v in states.states else v for k, v in values.items()}
+    problem = ui.gettext(PROBLEMS[error.code]) % values
+    return ui.gettext("%(field)s: %(problem)s") % {
+        "field": _field_name(error.field, ui.gettext),
+        "problem": problem,
+    }
 
 
 def _when(moment: datetime | None) -> str:
@@ -666,7 +713,7 @@ def _report_page(
             "colleagues": colleagues,
             "department_choices": [(code, ui.pick(n, code)) for code, n in gov.services.departments.items()],
             "done": done,
-            "error": error,
+            "error": staff_error_text(ui, error, gov.states) if error else None,
         },
         status_code,
         actor=actor,
@@ -695,72 +742,98 @@ def _form_error(request: Request, actor: Actor, report_id: int, error: StaffErro
     return _report_page(request, actor, report_id, error=error, status_code=400)
 
 
-def _commit_move(
+def _audited(
+    request: Request,
+    session: Session,
+    actor: Actor,
+    action: str,
+    target: Report | StaffUser,
+    detail: dict[str, Any],
+) -> None:
+    """Record a staff action done on a report or an account, in the action's own transaction."""
+    audit(
+        session,
+        action,
+        staff_id=actor.id,
+        object_type="report" if isinstance(target, Report) else "staff_user",
+        object_id=target.id,
+        detail=detail,
+        ip_hash=_client_hash(request),
+    )
+
+
+def _change_report(
     request: Request,
     actor: Actor,
     report_id: int,
+    action: str,
+    change: Callable[[Session, Report], dict[str, Any]],
+) -> Response:
+    """Do one staff action on a report in one transaction, audited, and go back to the report's page.
+
+    ``change`` does it to the report (in the role's scope) and returns the audit entry's detail; a
+    :class:`StaffError` it raises shows the report's page again with the message, and nothing is stored. The
+    mail worker is woken for any email the action queued.
+    """
+    gov = _governance(request)
+    try:
+        with gov.store.session() as session:
+            report = _scoped(session, actor, report_id)
+            _audited(request, session, actor, action, report, change(session, report))
+    except StaffError as error:
+        return _form_error(request, actor, report_id, error)
+    gov.queued_mail()
+    return _back(report_id, action)
+
+
+def _record(
+    report: Report, actor: Actor, kind: str, text: str | None, *, public: bool = False
+) -> ReportEvent:
+    """A step of the report's history by ``actor``, now (the report's last change)."""
+    event = ReportEvent(at=now_utc(), kind=kind, text=text, public=public, staff_id=actor.id)
+    report.events.append(event)
+    report.updated_at = event.at
+    return event
+
+
+def _move(
+    request: Request,
+    actor: Actor,
+    session: Session,
+    report: Report,
     target: str,
     *,
     note: str,
     public: bool,
     duplicate_of: int | None,
-    action: str,
-) -> Response:
-    """Move a report (history, audit, the reporter's email) in one transaction; the mail worker is woken."""
+) -> dict[str, Any]:
+    """Move a report (history, the reporter's email) within the action's transaction; the audit detail."""
     gov = _governance(request)
-    try:
-        text = _text(note, "note")
-        with gov.store.session() as session:
-            report = _scoped(session, actor, report_id)
-            if duplicate_of is not None:
-                original = session.get(Report, duplicate_of)
-                if (
-                    original is None
-                    or not actor.covers(original)
-                    or original.jurisdiction != report.jurisdiction
-                ):
-                    raise StaffError(
-                        "duplicate_of",
-                        f"there is no report {duplicate_of} you can see",
-                        "Give the original report's number.",
-                    )
-            before = report.state
-            try:
-                event = move(
-                    session,
-                    report,
-                    target,
-                    staff_id=actor.id,
-                    note=text or None,
-                    public=public,
-                    duplicate_of=duplicate_of,
-                    states=gov.states,
-                )
-            except ValueError as refused:
-                field = "duplicate_of" if target == "duplicate" else "state"
-                raise StaffError(field, str(refused)) from None
-            audit(
-                session,
-                action,
-                staff_id=actor.id,
-                object_type="report",
-                object_id=report.id,
-                detail={
-                    "from": before,
-                    "to": target,
-                    "public": public,
-                    "note": bool(text),
-                    "duplicate_of": duplicate_of,
-                },
-                ip_hash=_client_hash(request),
-            )
-            notices.notify_update(
-                session, report, event, gov.settings, services=gov.services, states=gov.states
-            )
-    except StaffError as error:
-        return _form_error(request, actor, report_id, error)
-    gov.queued_mail()
-    return _back(report_id, action)
+    text = _text(note, "note")
+    if not gov.states.allowed(report.state, target):
+        field = "duplicate_of" if target == "duplicate" else "state"
+        raise StaffError(field, "transition", state=report.state, target=target)
+    if target == "duplicate" and duplicate_of is None:
+        raise StaffError("duplicate_of", "not_a_duplicate")
+    if duplicate_of is not None:
+        original = session.get(Report, duplicate_of)
+        if original is None or not actor.covers(original) or original.jurisdiction != report.jurisdiction:
+            raise StaffError("duplicate_of", "no_such_original", value=duplicate_of)
+        if original.id == report.id:
+            raise StaffError("duplicate_of", "not_a_duplicate")
+    before = report.state
+    event = move(
+        session,
+        report,
+        target,
+        staff_id=actor.id,
+        note=text or None,
+        public=public,
+        duplicate_of=duplicate_of,
+        states=gov.states,
+    )
+    notices.notify_update(session, report, event, gov.settings, services=gov.services, states=gov.states)
+    return {"from": before, "to": target, "public": public, "note": bool(text), "duplicate_of": duplicate_of}
 
 
 def _duplicate_id(value: str) -> int | None:
@@ -768,9 +841,7 @@ def _duplicate_id(value: str) -> int | None:
     if not value:
         return None
     if not value.isdigit():
-        raise StaffError(
-            "duplicate_of", f"{value[:20]!r} is not a report number", "Give the original report's number."
-        )
+        raise StaffError("duplicate_of", "not_a_report_number", value=repr(value[:20]))
     return int(value)
 
 
@@ -785,29 +856,21 @@ def report_state(
     duplicate_of: str = Form(""),
 ) -> Response:
     """Move a report to another state (not hidden: that is moderation's), with a public or internal note."""
-    try:
+    if state == "duplicate" and not actor.can("report_mark_duplicate"):
+        _deny(request, actor, "report_state", "permission", permission="report_mark_duplicate")
+        raise DeniedError(
+            ui_for(request).gettext("Your role may not do this. Ask an administrator if you need it.")
+        )
+
+    def change(session: Session, report: Report) -> dict[str, Any]:
         if state == "hidden" or state not in _governance(request).states.states:
-            raise StaffError(
-                "state", f"{state[:30]!r} is not a state you can choose here", "Pick one of the list."
-            )
+            raise StaffError("state", "not_a_choosable_state", value=repr(state[:30]))
         original = _duplicate_id(duplicate_of) if state == "duplicate" else None
-        if state == "duplicate" and not actor.can("report_mark_duplicate"):
-            _deny(request, actor, "report_state", "permission", permission="report_mark_duplicate")
-            raise DeniedError(
-                ui_for(request).gettext("Your role may not do this. Ask an administrator if you need it.")
-            )
-    except StaffError as error:
-        return _form_error(request, actor, report_id, error)
-    return _commit_move(
-        request,
-        actor,
-        report_id,
-        state,
-        note=note,
-        public=public == "1",
-        duplicate_of=original,
-        action="report_state",
-    )
+        return _move(
+            request, actor, session, report, state, note=note, public=public == "1", duplicate_of=original
+        )
+
+    return _change_report(request, actor, report_id, "report_state", change)
 
 
 @router.post("/staff/reports/{report_id}/duplicate", include_in_schema=False)
@@ -819,22 +882,16 @@ def report_duplicate(
     note: str = Form(""),
 ) -> Response:
     """Close a report as a duplicate of another one (its number required); residents see the note."""
-    try:
+
+    def change(session: Session, report: Report) -> dict[str, Any]:
         original = _duplicate_id(duplicate_of)
         if original is None:
-            raise StaffError("duplicate_of", "is required", "Give the original report's number.")
-    except StaffError as error:
-        return _form_error(request, actor, report_id, error)
-    return _commit_move(
-        request,
-        actor,
-        report_id,
-        "duplicate",
-        note=note,
-        public=True,
-        duplicate_of=original,
-        action="report_duplicate",
-    )
+            raise StaffError("duplicate_of", "original_required")
+        return _move(
+            request, actor, session, report, "duplicate", note=note, public=True, duplicate_of=original
+        )
+
+    return _change_report(request, actor, report_id, "report_duplicate", change)
 
 
 @router.post("/staff/reports/{report_id}/note", include_in_schema=False)
@@ -847,34 +904,19 @@ def report_note(
 ) -> Response:
     """Add a note without changing the state: internal, or public (then the reporter is told)."""
     gov = _governance(request)
-    try:
+
+    def change(session: Session, report: Report) -> dict[str, Any]:
         text = _text(note, "note")
         if not text:
-            raise StaffError("note", "is empty", "Write the note.")
-        with gov.store.session() as session:
-            report = _scoped(session, actor, report_id)
-            event = ReportEvent(at=now_utc(), kind="note", text=text, public=public == "1", staff_id=actor.id)
-            report.events.append(event)
-            report.updated_at = event.at
-            if event.public:
-                report.status_notes = text
-            audit(
-                session,
-                "report_note",
-                staff_id=actor.id,
-                object_type="report",
-                object_id=report.id,
-                detail={"public": event.public},
-                ip_hash=_client_hash(request),
-            )
-            session.flush()
-            notices.notify_update(
-                session, report, event, gov.settings, services=gov.services, states=gov.states
-            )
-    except StaffError as error:
-        return _form_error(request, actor, report_id, error)
-    gov.queued_mail()
-    return _back(report_id, "report_note")
+            raise StaffError("note", "note_empty")
+        event = _record(report, actor, "note", text, public=public == "1")
+        if event.public:
+            report.status_notes = text
+        session.flush()
+        notices.notify_update(session, report, event, gov.settings, services=gov.services, states=gov.states)
+        return {"public": event.public}
+
+    return _change_report(request, actor, report_id, "report_note", change)
 
 
 @router.post("/staff/reports/{report_id}/assign", include_in_schema=False)
@@ -885,43 +927,24 @@ def report_assign(
     staff_id: str = Form(""),
 ) -> Response:
     """Assign a report to a member of staff of its department (empty: nobody)."""
-    gov = _governance(request)
-    try:
-        with gov.store.session() as session:
-            report = _scoped(session, actor, report_id)
-            person = None
-            if staff_id.strip():
-                person = session.get(StaffUser, int(staff_id)) if staff_id.strip().isdigit() else None
-                if (
-                    person is None
-                    or not person.active
-                    or person.department != report.department
-                    or person.jurisdiction not in (None, report.jurisdiction)
-                ):
-                    raise StaffError(
-                        "staff_id",
-                        "is not an active member of this report's department in its city",
-                        "Pick one of the list.",
-                    )
-            before = report.assigned_to
-            report.assigned_to = person.id if person else None
-            report.updated_at = now_utc()
-            text = person.display_name if person else None
-            report.events.append(
-                ReportEvent(at=report.updated_at, kind="assigned", text=text, public=False, staff_id=actor.id)
-            )
-            audit(
-                session,
-                "report_assign",
-                staff_id=actor.id,
-                object_type="report",
-                object_id=report.id,
-                detail={"from": before, "to": report.assigned_to},
-                ip_hash=_client_hash(request),
-            )
-    except StaffError as error:
-        return _form_error(request, actor, report_id, error)
-    return _back(report_id, "report_assign")
+
+    def change(session: Session, report: Report) -> dict[str, Any]:
+        person = None
+        if staff_id.strip():
+            person = session.get(StaffUser, int(staff_id)) if staff_id.strip().isdigit() else None
+            if (
+                person is None
+                or not person.active
+                or person.department != report.department
+                or person.jurisdiction not in (None, report.jurisdiction)
+            ):
+                raise StaffError("staff_id", "not_a_colleague")
+        before = report.assigned_to
+        report.assigned_to = person.id if person else None
+        _record(report, actor, "assigned", person.display_name if person else None)
+        return {"from": before, "to": report.assigned_to}
+
+    return _change_report(request, actor, report_id, "report_assign", change)
 
 
 @router.post("/staff/reports/{report_id}/department", include_in_schema=False)
@@ -932,35 +955,17 @@ def report_department(
     department: str = Form(""),
 ) -> Response:
     """Send a report to another department (its assignee is cleared)."""
-    gov = _governance(request)
-    try:
-        if department not in gov.services.departments:
-            raise StaffError(
-                "department", f"{department[:40]!r} is not a department", "Pick one of the list."
-            )
-        with gov.store.session() as session:
-            report = _scoped(session, actor, report_id)
-            before = report.department
-            report.department = department
-            report.assigned_to = None
-            report.updated_at = now_utc()
-            report.events.append(
-                ReportEvent(
-                    at=report.updated_at, kind="department", text=department, public=False, staff_id=actor.id
-                )
-            )
-            audit(
-                session,
-                "report_department",
-                staff_id=actor.id,
-                object_type="report",
-                object_id=report.id,
-                detail={"from": before, "to": department},
-                ip_hash=_client_hash(request),
-            )
-    except StaffError as error:
-        return _form_error(request, actor, report_id, error)
-    return _back(report_id, "report_department")
+
+    def change(session: Session, report: Report) -> dict[str, Any]:
+        if department not in _governance(request).services.departments:
+            raise StaffError("department", "not_a_department_here", value=repr(department[:40]))
+        before = report.department
+        report.department = department
+        report.assigned_to = None
+        _record(report, actor, "department", department)
+        return {"from": before, "to": department}
+
+    return _change_report(request, actor, report_id, "report_department", change)
 
 
 @router.post("/staff/reports/{report_id}/moderate", include_in_schema=False)
@@ -968,59 +973,43 @@ async def report_moderate(request: Request, report_id: int, actor: ModerateForm)
     """Edit the description and hide or show photos, with a reason: each change is a ReportEdit (old, new)."""
     gov = _governance(request)
     fields = await request.form()
-    try:
+
+    def change(session: Session, report: Report) -> dict[str, Any]:
         reason = _text(str(fields.get("reason") or ""), "reason")
         if not reason:
-            raise StaffError("reason", "is required", "Say why the report is changed (residents may ask).")
-        description = str(fields.get("description") or "").strip()
-        if problem := plain_text_problem(
-            "description", description, gov.settings.reports.description_max_chars
-        ):
-            raise StaffError("description", problem.message.removeprefix("description: "))
+            raise StaffError("reason", "reason_required")
+        description = _text(
+            str(fields.get("description") or ""), "description", gov.settings.reports.description_max_chars
+        )
         hide = {int(v) for v in fields.getlist("hide_photo") if str(v).isdigit()}
-        now = now_utc()
-        with gov.store.session() as session:
-            report = _scoped(session, actor, report_id)
-            edits = []
-            if "description" in fields and description != (report.description or ""):
+        edits = []
+        if "description" in fields and description != (report.description or ""):
+            edits.append(ReportEdit(field="description", old_value=report.description, new_value=description))
+            report.description = description
+        for photo in report.photos:
+            wanted = photo.id in hide
+            if photo.hidden != wanted:
                 edits.append(
-                    ReportEdit(field="description", old_value=report.description, new_value=description)
-                )
-                report.description = description
-            for photo in report.photos:
-                wanted = photo.id in hide
-                if photo.hidden != wanted:
-                    edits.append(
-                        ReportEdit(
-                            field=f"photo:{photo.id}",
-                            old_value="hidden" if photo.hidden else "shown",
-                            new_value="hidden" if wanted else "shown",
-                        )
+                    ReportEdit(
+                        field=f"photo:{photo.id}",
+                        old_value="hidden" if photo.hidden else "shown",
+                        new_value="hidden" if wanted else "shown",
                     )
-                    photo.hidden = wanted
-            if not edits:
-                raise StaffError(
-                    "description", "nothing was changed", "Change the text or a photo's box, then save."
                 )
-            for edit in edits:
-                edit.report_id = report.id
-                edit.at = now
-                edit.staff_id = actor.id
-                edit.reason = reason
-                session.add(edit)
-            report.updated_at = now
-            audit(
-                session,
-                "report_moderate",
-                staff_id=actor.id,
-                object_type="report",
-                object_id=report.id,
-                detail={"fields": [e.field for e in edits], "reason": reason},
-                ip_hash=_client_hash(request),
-            )
-    except StaffError as error:
-        return _form_error(request, actor, report_id, error)
-    return _back(report_id, "report_moderate")
+                photo.hidden = wanted
+        if not edits:
+            raise StaffError("description", "nothing_changed")
+        now = now_utc()
+        for edit in edits:
+            edit.report_id = report.id
+            edit.at = now
+            edit.staff_id = actor.id
+            edit.reason = reason
+            session.add(edit)
+        report.updated_at = now
+        return {"fields": [e.field for e in edits], "reason": reason}
+
+    return _change_report(request, actor, report_id, "report_moderate", change)
 
 
 @router.post("/staff/reports/{report_id}/visibility", include_in_schema=False)
@@ -1032,25 +1021,17 @@ def report_visibility(
     reason: str = Form(""),
 ) -> Response:
     """Hide a report from the public (state ``hidden``) or show it again (back to ``open``), with a reason."""
-    try:
+
+    def change(session: Session, report: Report) -> dict[str, Any]:
         text = _text(reason, "reason")
         if not text:
-            raise StaffError("reason", "is required", "Say why the report is hidden or shown again.")
+            raise StaffError("reason", "visibility_reason_required")
         if action not in ("hide", "unhide"):
-            raise StaffError("action", "must be hide or unhide")
-    except StaffError as error:
-        return _form_error(request, actor, report_id, error)
-    target = "hidden" if action == "hide" else "open"
-    return _commit_move(
-        request,
-        actor,
-        report_id,
-        target,
-        note=text,
-        public=False,
-        duplicate_of=None,
-        action=f"report_{action}",
-    )
+            raise StaffError("action", "not_hide_or_unhide")
+        target = "hidden" if action == "hide" else "open"
+        return _move(request, actor, session, report, target, note=text, public=False, duplicate_of=None)
+
+    return _change_report(request, actor, report_id, f"report_{action}", change)
 
 
 # ------------------------------------------------------------------------------------------ audit log
@@ -1146,7 +1127,7 @@ def _users_page(
                 (city.id, f"{city.name} · {city.id}") for city in gov.jurisdictions().values()
             ],
             "done": done,
-            "error": error,
+            "error": staff_error_text(ui, error, gov.states) if error else None,
             "entered": entered or {},
         },
         status_code,
@@ -1182,20 +1163,19 @@ def users_create(
                 departments=gov.services.departments,
                 jurisdictions=_served(gov),
             )
-            audit(
+            _audited(
+                request,
                 session,
+                actor,
                 "user_create",
-                staff_id=actor.id,
-                object_type="staff_user",
-                object_id=user.id,
-                detail={
+                user,
+                {
                     "username": user.username,
                     "role": role,
                     "department": user.department,
                     "community": user.community,
                     "jurisdiction": user.jurisdiction,
                 },
-                ip_hash=_client_hash(request),
             )
     except StaffError as error:
         entered = {
@@ -1230,9 +1210,7 @@ def users_change(
                 raise _not_found()
             wants_active = active == "1"
             if user.id == actor.id and (not wants_active or role != user.role):
-                raise StaffError(
-                    "role", "you cannot change or deactivate your own account", "Ask another administrator."
-                )
+                raise StaffError("role", "own_account")
             changes = change_staff(
                 session,
                 user,
@@ -1245,14 +1223,13 @@ def users_change(
                 jurisdictions=_served(gov),
             )
             if changes:
-                audit(
+                _audited(
+                    request,
                     session,
+                    actor,
                     "user_change",
-                    staff_id=actor.id,
-                    object_type="staff_user",
-                    object_id=user.id,
-                    detail={name: list(pair) for name, pair in changes.items()},
-                    ip_hash=_client_hash(request),
+                    user,
+                    {name: list(pair) for name, pair in changes.items()},
                 )
     except StaffError as error:
         return _users_page(request, actor, error=error, status_code=400)
