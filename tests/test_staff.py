@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from html import escape
 from typing import Any
 
 import pytest
@@ -207,7 +208,15 @@ def test_triage_from_open_to_fixed(governance_client: Any, smtp_sink: Any) -> No
     signed_in(client, "lead")
     queue = client.get("/staff").text
     assert f'id="report-{report}"' in queue
+    assert 'id="sort-city"' not in queue  # one city served: no city column
     page = f"/staff/reports/{report}"
+    # the service's answers: the question and the chosen value's name, in the reader's language
+    question = governance_of(client).services.get("001").questions[0]
+    for lang in ("en", "zh"):
+        shown = client.get(page, params={"lang": lang}).text
+        assert escape(question.description[lang]) in shown
+        assert escape(question.values[0].name[lang]) in shown
+        assert f"{question.code}: " not in shown
     assigned = post_form(client, page, f"{page}/assign", {"staff_id": str(worker)})
     assert assigned.status_code == 303
     assert assigned.headers["location"] == f"{page}?done=report_assign"

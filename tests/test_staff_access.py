@@ -16,6 +16,7 @@ import io
 import re
 import shutil
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -425,6 +426,13 @@ def test_department_staff_of_one_city_and_of_every_city(two_cities: Any) -> None
             assert client.get(f"/staff/reports/{report}").status_code == expected, (username, report)
         queue = client.get("/staff", params={"state": "all"}).text
         assert {r for r in (in_a, in_b) if f'id="report-{r}"' in queue} == sees, username
+        # two cities served: the queue names each report's city, and sorts by it
+        assert 'id="sort-city"' in queue
+        cities = governance_of(client).jurisdictions()
+        for city, report in ((DEMO_JURISDICTION, in_a), (SECOND_CITY, in_b)):
+            if report in sees:
+                row = queue.split(f'id="report-{report}"', 1)[1].split("</tr>", 1)[0]
+                assert f"<td>{escape(cities[city].name)}</td>" in row, (username, city)
     # A report of the first city is assigned only to lighting staff who cover that city.
     signed_in(client, "lamps.all")
     page = f"/staff/reports/{in_a}"

@@ -566,3 +566,31 @@ def test_text_and_target_sizes(
     assert not small, (
         f"targets smaller than {least:.0f} × {least:.0f} px on {name} ({lang}, {mode}):\n" + "\n".join(small)
     )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_wide_tables_scroll_in_their_own_region(browser: Any, server: Any, lang: str) -> None:
+    """Elders' view at 1280 px: the communities table is wider than the page, yet the page does not scroll
+    sideways (WCAG 2.2, 1.4.10): the table scrolls in a named region that the keyboard can reach."""
+    context = new_context(browser, server, lang, "elders")
+    try:
+        page = context.new_page()
+        page.goto(f"{server.url}/communities")
+        settle(page)
+        sizes = page.evaluate(
+            """() => { const r = document.querySelector('.table-scroll');
+                       const name = r && document.getElementById(r.getAttribute('aria-labelledby'));
+                       return {page: document.documentElement.scrollWidth,
+                               view: document.documentElement.clientWidth,
+                               region: r && r.clientWidth, table: r && r.querySelector('table').scrollWidth,
+                               tabindex: r && r.getAttribute('tabindex'), role: r && r.getAttribute('role'),
+                               name: name && name.textContent}; }"""
+        )
+        assert sizes["page"] <= sizes["view"], sizes
+        assert sizes["region"] is not None, sizes
+        assert sizes["region"] <= sizes["view"], sizes
+        assert sizes["tabindex"] == "0", sizes
+        assert sizes["role"] == "region", sizes
+        assert (sizes["name"] or "").strip(), sizes
+    finally:
+        context.close()

@@ -605,8 +605,11 @@ def test_every_msgid_is_in_both_catalogues() -> None:
 
 # ------------------------------------------------------------------------------------------ governance pages
 
-#: ``ReportEvent(... kind="...")`` in the code (a call's parentheses may hold calls of their own).
-_EVENT_KIND = re.compile(r'ReportEvent\((?:[^()]|\([^()]*\))*?kind="(\w+)"', re.S)
+#: ``ReportEvent(... kind="...")`` in the code (a call's parentheses may hold calls of their own), and the
+#: staff pages' ``_record(report, actor, "kind", ...)``.
+_EVENT_KIND = re.compile(
+    r'ReportEvent\((?:[^()]|\([^()]*\))*?kind="(\w+)"|_record\(\s*\w+,\s*\w+,\s*"(\w+)"', re.S
+)
 
 
 def _event_kinds_written() -> set[str]:
@@ -614,7 +617,7 @@ def _event_kinds_written() -> set[str]:
     kinds: set[str] = set()
     for package in GETTEXT_PACKAGES:
         for path in package.glob("*.py"):
-            kinds |= set(_EVENT_KIND.findall(path.read_text(encoding="utf-8")))
+            kinds |= {a or b for a, b in _EVENT_KIND.findall(path.read_text(encoding="utf-8"))}
     return kinds
 
 
@@ -780,6 +783,9 @@ def test_refusals_get_their_own_error_page(runs_root: Path, code: int, titles: d
         assert escape(words) in page.text
         assert "Sorry, something went wrong" not in page.text
         assert "抱歉" not in page.text
+        # the 401 page's button leads to the staff sign-in, the others' to the list of cities
+        assert ('id="error-sign-in"' in page.text) == (code == 401)
+        assert ('href="/staff/login"' in page.text.split("<footer", 1)[0]) == (code == 401)
     refused_zh = client.get("/refuse/403", params={"lang": "zh"}).text
     assert "此表单已过期" in refused_zh
     assert "This form has expired" not in refused_zh

@@ -944,7 +944,7 @@ def _public_report(request: Request, session: Any, report_id: int) -> Report:
 def _event_text(ui: UI, request: Request, kind: str, state_to: str | None, state_from: str | None) -> str:
     _ = ui.gettext
     if kind == "created":
-        return _("Reported")
+        return _("Report received")
     if kind == "confirmed":
         return _("Published")
     if state_to and state_to != state_from:
@@ -952,8 +952,11 @@ def _event_text(ui: UI, request: Request, kind: str, state_to: str | None, state
     return _("Update from the city")
 
 
-def _answers_shown(ui: UI, service: Service | None, stored: dict[str, Any]) -> list[dict[str, str]]:
-    """The service's questions and the reporter's answers, in the reader's language."""
+def answers_shown(ui: UI, service: Service | None, stored: dict[str, Any]) -> list[dict[str, str]]:
+    """The service's questions and the reporter's answers, in the reader's language.
+
+    Shown on the residents' status page and on the staff's report page.
+    """
     if service is None:
         return []
     out = []
@@ -1010,7 +1013,7 @@ def report_status(
             "closed_at": _when(ui, report.closed_at),
             "expected": _when(ui, report.expected_at) if not state.closed else "",
             "status_notes": report.status_notes or "",
-            "answers": _answers_shown(ui, service, dict(report.attributes or {})),
+            "answers": answers_shown(ui, service, dict(report.attributes or {})),
             "duplicate_of": report.duplicate_of,
             "lat_text": ui.fmt.number(report.lat, 5) if report.lat is not None else "",
             "lon_text": ui.fmt.number(report.lon, 5) if report.lon is not None else "",

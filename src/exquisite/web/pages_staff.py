@@ -55,6 +55,7 @@ SORTS = {
     "service": Report.service_code,
     "state": Report.state,
     "community": Report.community,
+    "city": Report.jurisdiction,
     "department": Report.department,
     "due": Report.expected_at,
 }
@@ -478,6 +479,7 @@ def queue(
     ui = ui_for(request)
     states = gov.states
     now = now_utc()
+    cities = {city.id: city.name for city in gov.jurisdictions().values()}
     query = QueueQuery(
         state if state in ("active", "all", *states.states) else "active",
         service,
@@ -531,6 +533,7 @@ def queue(
                 "service": _service_name(gov, ui, r.service_code),
                 "state": ui.pick(states[r.state].label, r.state),
                 "community": r.community or "",
+                "city": cities.get(r.jurisdiction, r.jurisdiction),
                 "department": _department_name(gov, ui, r.department),
                 "assigned": names.get(r.assigned_to, "") if r.assigned_to else "",
                 "age": _age(now - r.created_at, ui.gettext),
@@ -545,10 +548,13 @@ def queue(
         ("service", ui.gettext("Service")),
         ("state", ui.gettext("State")),
         ("community", ui.gettext("Community")),
+        ("city", ui.gettext("City")),
         ("department", ui.gettext("Department")),
         ("age", ui.gettext("Age")),
         ("due", ui.gettext("Overdue")),
     ):
+        if key == "city" and len(cities) < 2:
+            continue  # one city served: the column would say the same on every row
         sorted_here = query.sort == key
         next_order = "desc" if sorted_here and query.order == "asc" else "asc"
         columns.append(
@@ -580,6 +586,7 @@ def queue(
             "service_choices": [(s.code, ui.pick(s.name, s.code)) for s in gov.services],
             "department_choices": [(code, ui.pick(n, code)) for code, n in gov.services.departments.items()],
             "community_choices": communities,
+            "many_cities": len(cities) > 1,
         },
         actor=actor,
     )
@@ -613,6 +620,8 @@ def _report_page(
     error: StaffError | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
+    from exquisite.web.pages_report import answers_shown  # imports the app: not at module level
+
     gov = _governance(request)
     ui = ui_for(request)
     states = gov.states
@@ -691,7 +700,9 @@ def _report_page(
             "closed": _when(report.closed_at) if report.closed_at else "",
             "age": _age(now - report.created_at, ui.gettext),
             "overdue": is_overdue(report, states=states, now=now),
-            "attributes": dict(report.attributes or {}),
+            "answers": answers_shown(
+                ui, gov.services.get(report.service_code), dict(report.attributes or {})
+            ),
             "photos": [
                 {"id": p.id, "hidden": p.hidden, "width": p.width, "height": p.height} for p in report.photos
             ],
