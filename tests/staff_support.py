@@ -29,13 +29,27 @@ def make_staff(
     *,
     department: str | None = None,
     community: str | None = None,
+    jurisdiction: str | None = None,
     password: str = PASSWORD,
 ) -> int:
-    """Create a staff account directly in the store; its id."""
+    """Create a staff account directly in the store; its id. A community moderator's city is the demo's
+    unless another is given (a community is in one city)."""
+    from app_support import DEMO_JURISDICTION
     from exquisite.governance.staff import create_staff
 
+    if role == "community_moderator" and jurisdiction is None:
+        jurisdiction = DEMO_JURISDICTION
     with governance_of(client).store.session() as session:
-        user = create_staff(session, username, username.title(), password, role, department, community)
+        user = create_staff(
+            session,
+            username,
+            username.title(),
+            password,
+            role,
+            department,
+            community,
+            jurisdiction=jurisdiction,
+        )
         return int(user.id)
 
 

@@ -27,10 +27,10 @@ from sqlalchemy import func, select
 from app_support import DEMO_JURISDICTION
 from exquisite.governance.models import AuditEntry, Report, ReportEdit, ReportEvent, StaffUser
 from staff_support import (
-    PASSWORD,
     communities_of,
     csrf_of,
     governance_of,
+    make_staff,
     new_report,
     post_form,
     signed_in,
@@ -38,34 +38,6 @@ from staff_support import (
 
 #: The second city's id: a region folder holding a copy of the demo run.
 SECOND_CITY = "twin-city"
-
-
-def make_staff(
-    client: Any,
-    username: str,
-    role: str,
-    *,
-    department: str | None = None,
-    community: str | None = None,
-    jurisdiction: str | None = None,
-) -> int:
-    """A staff account in the store; a community moderator's city is the demo's unless another is given."""
-    from exquisite.governance.staff import create_staff
-
-    if role == "community_moderator" and jurisdiction is None:
-        jurisdiction = DEMO_JURISDICTION
-    with governance_of(client).store.session() as session:
-        user = create_staff(
-            session,
-            username,
-            username.title(),
-            PASSWORD,
-            role,
-            department,
-            community,
-            jurisdiction=jurisdiction,
-        )
-        return int(user.id)
 
 
 #: What each role may do (the brief: admin everything; department staff triage, assign, move, notes, contact;

@@ -58,8 +58,17 @@ def _service_names(report: Report, services: ServiceCatalogue | None) -> tuple[s
     return text_of(service.name, "en"), text_of(service.name, "zh")
 
 
-def _subject(english: str, chinese: str) -> str:
-    return f"{english} / {chinese}"
+def _queue(
+    session: Session, report: Report, email: str, subject: tuple[str, str], body: tuple[str, str]
+) -> OutboxMessage:
+    """Queue one email in English and then Chinese (subject and body, each as ``(english, chinese)``)."""
+    return queue_mail(
+        session,
+        to=email,
+        subject=f"{subject[0]} / {subject[1]}",
+        body=body[0] + DIVIDER + body[1] + "\n",
+        report_id=report.id,
+    )
 
 
 def notify_confirmation(
@@ -107,12 +116,12 @@ def notify_confirmation(
         f"请在 {hours} 小时内打开以下链接以发布报告：\n{link}\n\n"
         "在此之前，其他人看不到这份报告。如果这不是您提交的报告，请忽略本邮件，报告不会被发布。"
     )
-    return queue_mail(
+    return _queue(
         session,
-        to=email,
-        subject=_subject(f"Confirm your report #{report.id}", f"请确认您的第 {report.id} 号报告"),
-        body=english + DIVIDER + chinese + "\n",
-        report_id=report.id,
+        report,
+        email,
+        (f"Confirm your report #{report.id}", f"请确认您的第 {report.id} 号报告"),
+        (english, chinese),
     )
 
 
@@ -142,16 +151,14 @@ def notify_published(
         return None
     en_service, zh_service = _service_names(report, services)
     link = status_link(settings, report)
-    updates_en = (
-        "We will email you when its state changes."
-        if report.reporter is not None and report.reporter.wants_updates
-        else "You asked for no updates by email; the page above always shows its state."
-    )
-    updates_zh = (
-        "报告状态变化时，我们会发邮件通知您。"
-        if report.reporter is not None and report.reporter.wants_updates
-        else "您选择了不接收邮件更新；上面的页面随时显示报告的状态。"
-    )
+    if report.reporter is not None and report.reporter.wants_updates:
+        updates_en, updates_zh = (
+            "We will email you when its state changes.",
+            "报告状态变化时，我们会发邮件通知您。",
+        )
+    else:
+        updates_en = "You asked for no updates by email; the page above always shows its state."
+        updates_zh = "您选择了不接收邮件更新；上面的页面随时显示报告的状态。"
     english = (
         f"Your report #{report.id} ({en_service}) is now published and has been sent to the city's staff.\n\n"
         f"Follow it here:\n{link}\n\n{updates_en}"
@@ -160,12 +167,12 @@ def notify_published(
         f"您的第 {report.id} 号报告（{zh_service}）已发布，并已转交城市工作人员处理。\n\n"
         f"在此查看处理进度：\n{link}\n\n{updates_zh}"
     )
-    return queue_mail(
+    return _queue(
         session,
-        to=email,
-        subject=_subject(f"Your report #{report.id} is published", f"您的第 {report.id} 号报告已发布"),
-        body=english + DIVIDER + chinese + "\n",
-        report_id=report.id,
+        report,
+        email,
+        (f"Your report #{report.id} is published", f"您的第 {report.id} 号报告已发布"),
+        (english, chinese),
     )
 
 
@@ -224,12 +231,12 @@ def notify_update(
         chinese += f"\n城市工作人员的说明：\n{note}\n"
     english += f"\nSee its whole history here:\n{link}"
     chinese += f"\n在此查看完整处理记录：\n{link}"
-    return queue_mail(
+    return _queue(
         session,
-        to=email,
-        subject=_subject(f"Update on your report #{report.id}", f"您的第 {report.id} 号报告有更新"),
-        body=english + DIVIDER + chinese + "\n",
-        report_id=report.id,
+        report,
+        email,
+        (f"Update on your report #{report.id}", f"您的第 {report.id} 号报告有更新"),
+        (english, chinese),
     )
 
 

@@ -303,27 +303,13 @@ def report_start(
     service: str | None = Query(None, max_length=64),
 ) -> Response:
     """Step 1: which city (when several are served) and which problem."""
-    ui = ui_for(request)
-    cities = _cities(request)
-    if not cities:
-        raise HTTPException(404, ui.gettext("No city takes reports here yet."))
-    context = {
-        "title": ui.gettext("Report a problem"),
-        "page": "report",
-        "cities": cities,
-        "city": city or (cities[0]["id"] if len(cities) == 1 else ""),
-        "groups": _service_groups(request, ui, service),
-        "problem": None,
-    }
-    return render(request, "report_start.html", context)
+    if not _cities(request):
+        raise HTTPException(404, ui_for(request).gettext("No city takes reports here yet."))
+    return _start_page(request, city, service)
 
 
-def _service_or_none(request: Request, code: str | None) -> Service | None:
-    return _governance(request).services.get(code) if code else None
-
-
-def _start_again(request: Request, city: str | None, service: str | None, status: int = 400) -> Response:
-    """Step 1 again, saying that a problem must be chosen."""
+def _start_page(request: Request, city: str | None, service: str | None, *, again: bool = False) -> Response:
+    """Step 1; ``again``: once more (400), saying that a problem must be chosen."""
     ui = ui_for(request)
     cities = _cities(request)
     context = {
@@ -332,9 +318,20 @@ def _start_again(request: Request, city: str | None, service: str | None, status
         "cities": cities,
         "city": city or (cities[0]["id"] if len(cities) == 1 else ""),
         "groups": _service_groups(request, ui, service),
-        "problem": ui.gettext("Choose the problem you are reporting from the list."),
+        "problem": ui.gettext("Choose the problem you are reporting from the list.") if again else None,
     }
-    return render(request, "report_start.html", context, status_code=status)
+    return render(request, "report_start.html", context, status_code=400 if again else 200)
+
+
+def _city_and_service(
+    request: Request, city: str | None, service: str | None
+) -> tuple[Jurisdiction, Service, Run] | Response:
+    """The city, the problem chosen and the city's run of steps 2 and 3; step 1 again without a problem."""
+    jurisdiction = _city(request, city)
+    chosen = _governance(request).services.get(service) if service else None
+    if chosen is None:
+        return _start_page(request, jurisdiction.id, service, again=True)
+    return jurisdiction, chosen, _run(request, jurisdiction)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -350,14 +347,11 @@ def report_place(
     q: str | None = Query(None, max_length=200),
 ) -> Response:
     """Step 2: where the problem is — a search, a neighbourhood, or a point (typed or on the map)."""
-    ui = ui_for(request)
-    _ = ui.gettext
-    jurisdiction = _city(request, city)
-    chosen = _service_or_none(request, service)
-    if chosen is None:
-        return _start_again(request, jurisdiction.id, service)
-    run = _run(request, jurisdiction)
-    return _place_page(request, ui, jurisdiction, run, chosen, q)
+    found = _city_and_service(request, city, service)
+    if isinstance(found, Response):
+        return found
+    jurisdiction, chosen, run = found
+    return _place_page(request, ui_for(request), jurisdiction, run, chosen, q)
 
 
 def _place_page(
@@ -448,40 +442,27 @@ def report_details(
     """Step 3: the place said back, possible duplicates, and the form."""
     ui = ui_for(request)
     _ = ui.gettext
-    jurisdiction = _city(request, city)
-    chosen = _service_or_none(request, service)
-    if chosen is None:
-        return _start_again(request, jurisdiction.id, service)
-    run = _run(request, jurisdiction)
+    found = _city_and_service(request, city, service)
+    if isinstance(found, Response):
+        return found
+    jurisdiction, chosen, run = found
+
+    def place_again(problem: str, status: int) -> Response:
+        return _place_page(request, ui, jurisdiction, run, chosen, None, problem, status)
+
     places = place_index_for(run)
     address: str | None = None
     if place:
         hit = _place_by_id(run, places).get(place)
         if hit is None:
-            return _place_page(
-                request,
-                ui,
-                jurisdiction,
-                run,
-                chosen,
-                None,
-                _("We do not know that place. Search for it again, or choose a neighbourhood."),
-                404,
+            return place_again(
+                _("We do not know that place. Search for it again, or choose a neighbourhood."), 404
             )
         lon_value, lat_value, address = hit.lon, hit.lat, hit.label
     elif community:
         point = community_points(jurisdiction).get(community)
         if point is None:
-            return _place_page(
-                request,
-                ui,
-                jurisdiction,
-                run,
-                chosen,
-                None,
-                _("We do not know that neighbourhood. Choose one from the list."),
-                404,
-            )
+            return place_again(_("We do not know that neighbourhood. Choose one from the list."), 404)
         lon_value, lat_value = point
     else:
         lat_number, lon_number = _finite(lat), _finite(long)
@@ -490,20 +471,11 @@ def report_details(
                 text = _("The latitude and longitude must be numbers, such as 60.1699 and 24.9384.")
             else:
                 text = problem_text(ui, Problem("lat", "no_location", ""), jurisdiction.name)
-            return _place_page(request, ui, jurisdiction, run, chosen, None, text, 400)
+            return place_again(text, 400)
         lon_value, lat_value = lon_number, lat_number
     if not jurisdiction.contains(lon_value, lat_value):
-        return _place_page(
-            request,
-            ui,
-            jurisdiction,
-            run,
-            chosen,
-            None,
-            _("That place lies outside %(city)s. Choose a place inside the city.")
-            % {"city": jurisdiction.name},
-            422,
-        )
+        outside = _("That place lies outside %(city)s. Choose a place inside the city.")
+        return place_again(outside % {"city": jurisdiction.name}, 422)
     if address is None:
         address = nearest_address(run, places, lon_value, lat_value)
         described = _("Near %(address)s") % {"address": address} if address else None
@@ -802,7 +774,8 @@ async def report_send(request: Request) -> Response:
         return RedirectResponse("/report/sent", status_code=303)
     city = _city(request, _text(form, "jurisdiction_id"))
     run = _run(request, city)
-    service = _service_or_none(request, _text(form, "service_code").strip())
+    code = _text(form, "service_code").strip()
+    service = gov.services.get(code) if code else None
     name = _text(form, "name").strip()
     show_name = _text(form, "show_name") == "yes"
     wants_updates = _text(form, "wants_updates") == "yes"
