@@ -99,7 +99,7 @@ def _report_and_publish(client: Any, sink: Any, fields: dict[str, Any], files: A
     assert published.status_code == 303
     found = re.fullmatch(r"/reports/(\d+)\?published=1", published.headers["location"])
     assert found
-    # the "published" email is queued by the link: wait for it, so that the next report's count starts after it
+    # the link queues the "published" email: wait for it, so that the next report's count starts after it
     sink.wait_for(before + 2)
     return int(found.group(1))
 
