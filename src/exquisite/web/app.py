@@ -241,11 +241,12 @@ def create_app(runs_root: Path, governance: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     if governance is not None:
         from exquisite.governance import open311
-        from exquisite.web import pages_report, pages_staff
+        from exquisite.web import pages_community, pages_report, pages_staff
 
         app.include_router(open311.router)
         app.include_router(pages_report.router)
         app.include_router(pages_staff.router)
+        app.include_router(pages_community.router)
     return app
 
 

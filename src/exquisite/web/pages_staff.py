@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -26,7 +26,7 @@ from fastapi.routing import APIRoute
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from exquisite.governance import community_stats, notices
+from exquisite.governance import notices
 from exquisite.governance.models import AuditEntry, Photo, Report, ReportEdit, ReportEvent, StaffUser
 from exquisite.governance.reports import is_overdue, move, now_utc
 from exquisite.governance.service import Governance
@@ -1245,110 +1245,3 @@ def users_change(
     except StaffError as error:
         return _users_page(request, actor, error=error, status_code=400)
     return RedirectResponse("/staff/users?done=user_change", status_code=303)
-
-
-# ------------------------------------------------------------------------------------------ communities
-@router.get("/communities", include_in_schema=False)
-def communities_page(request: Request) -> Response:
-    """Every city's communities: reports (open, closed, overdue, median days to resolve) and coverage."""
-    from exquisite.web.app import render
-
-    gov = _governance(request)
-    ui = ui_for(request)
-    now = now_utc()
-    cities = []
-    with gov.store.session() as session:
-        for jurisdiction in gov.jurisdictions().values():
-            run = gov.catalogue.get(jurisdiction.run_id)
-            figures = community_stats.jurisdiction_figures(
-                session, jurisdiction.id, states=gov.states, now=now
-            )
-            names = [
-                *jurisdiction.communities(),
-                *sorted(n for n in figures if n and n not in jurisdiction.communities()),
-            ]
-            rows = [
-                {
-                    "name": name,
-                    "href": f"/communities/{quote(jurisdiction.id, safe='')}/{quote(name, safe='')}",
-                    "figures": figures.get(name, community_stats.Figures.empty()),
-                    "completeness": _completeness(run, name, ui),
-                }
-                for name in names
-            ]
-            cities.append(
-                {
-                    "id": jurisdiction.id,
-                    "name": jurisdiction.name,
-                    "caveat": jurisdiction.caveat,
-                    "rows": rows,
-                    "outside": figures.get(None),
-                    "tiers": [
-                        row["tier_label"] for row in _coverage(run, None, ui) if row["kind"] == "completeness"
-                    ],
-                }
-            )
-    return render(
-        request,
-        "communities.html",
-        {"title": ui.gettext("Reports by community"), "page": "communities", "cities": cities, "days": _days},
-    )
-
-
-def _coverage(run: Any, community: str | None, ui: Any) -> list[dict[str, Any]]:
-    from exquisite.governance.communities import community_coverage
-
-    try:
-        return community_coverage(run, community, ui)
-    except KeyError:
-        return []
-
-
-def _completeness(run: Any, community: str, ui: Any) -> list[str]:
-    return [row["value_text"] for row in _coverage(run, community, ui) if row["kind"] == "completeness"]
-
-
-def _days(value: float | None, ui: Any) -> str:
-    """Days with one decimal (``–`` when unknown)."""
-    if value is None:
-        return "–"
-    return ui.gettext("%(n)s days") % {"n": ui.fmt.number(value, 1)}
-
-
-@router.get("/communities/{jurisdiction_id}/{community}", include_in_schema=False)
-def community_page(request: Request, jurisdiction_id: str, community: str) -> Response:
-    """One community: its reports by service, and what its residents can reach within their life circles."""
-    from exquisite.web.app import render
-
-    gov = _governance(request)
-    ui = ui_for(request)
-    jurisdiction = gov.jurisdictions().get(jurisdiction_id)
-    if jurisdiction is None:
-        raise _not_found()
-    with gov.store.session() as session:
-        figures = community_stats.community_figures(
-            session, jurisdiction.id, community, states=gov.states, now=now_utc()
-        )
-    if community not in jurisdiction.communities() and figures.total.reports == 0:
-        raise _not_found()
-    run = gov.catalogue.get(jurisdiction.run_id)
-    rows = [
-        {"service": _service_name(gov, ui, code), "code": code, "figures": f}
-        for code, f in figures.by_service.items()
-    ]
-    return render(
-        request,
-        "community.html",
-        {
-            "title": community,
-            "page": "communities",
-            "city": {"id": jurisdiction.id, "name": jurisdiction.name, "caveat": jurisdiction.caveat},
-            "community": community,
-            "rows": rows,
-            "total": figures.total,
-            "coverage": _coverage(run, community, ui),
-            "run": None,
-            "run_id": run.id,
-            "days": _days,
-        },
-    )
