@@ -13,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from exquisite.access.contraction import LINK_LOOP, LINK_PENDANT, contract_chains
+from exquisite.access.contraction import LINK_LOOP, LINK_PENDANT, contract_chains, contract_graph
 from exquisite.access.kernels import counts_within, multi_source_distances
 from exquisite.network.build import csr_from_edges
 
@@ -253,4 +253,45 @@ def test_counts_do_not_depend_on_threads_or_chunks(threads: int, monkeypatch: py
         got = counts_within(indptr, indices, weights, dest_nodes, dest_cats, 3, thresholds)
     finally:
         numba.set_num_threads(before)
+    np.testing.assert_array_equal(got, want)
+
+
+def _tree_network(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A cycle of junctions with branching dead-end trees (lengths in tenths of a metre, whose sums round
+    differently in different orders), hanging off junctions, chain nodes and each other; parallel edges and
+    a self-loop inside the trees, and a component that is a tree alone."""
+    rng = np.random.default_rng(seed)
+    lengths = [0.0, 0.1, 0.2, 0.3, 0.7, 1.1]
+    edges = [(i, (i + 1) % 6, float(rng.choice(lengths[1:]))) for i in range(6)] + [(0, 3, 0.9)]
+    n = 6
+    for _ in range(40):
+        parent = int(rng.integers(n))
+        w = float(rng.choice(lengths))
+        edges.append((parent, n, w))
+        if rng.random() < 0.1:
+            edges.append((n, parent, w + 0.1))  # a longer parallel edge
+        if rng.random() < 0.05:
+            edges.append((n, n, 0.1))
+        n += 1
+    tree = n
+    edges += [(tree + int(rng.integers(i)), tree + i, float(rng.choice(lengths))) for i in range(1, 6)]
+    return _graph(edges, tree + 6)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_dead_end_trees(seed: int) -> None:
+    indptr, indices, weights = _tree_network(seed)
+    n = indptr.shape[0] - 1
+    core = contract_graph(indptr, indices, weights)
+    np.testing.assert_array_equal(np.sort(core.slot_node), np.arange(n))
+    assert n - core.tree_start >= 30  # most nodes hang in trees
+    thresholds = [0.3, 0.6, 0.9, 1.0, 1.5]
+    dest_nodes = np.arange(n)  # roots in every tree, at every depth
+    _check(indptr, indices, weights, dest_nodes, np.arange(n) % 2, 2, thresholds)
+    # From the targets (fewer than the destination nodes): each distance is summed from the target, which
+    # in tenths of a metre may round otherwise than from the destination, so the reference is from them too.
+    targets = np.random.default_rng(seed).choice(n, 12, replace=False)
+    got = counts_within(indptr, indices, weights, dest_nodes, np.arange(n) % 2, 2, thresholds, targets)
+    dist = _reference_distances(indptr, indices, weights, targets)
+    want = np.stack([(dist[:, c::2, None] <= thresholds).sum(axis=1) for c in range(2)], axis=1)
     np.testing.assert_array_equal(got, want)

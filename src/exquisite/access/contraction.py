@@ -84,6 +84,26 @@ class ChainContraction(NamedTuple):
         Chain of each chain slot (index ``slot - n_core``).
     max_chain
         Largest number of nodes of a chain (at least 1).
+    tree_start
+        First slot of a node of a dead-end tree (see :func:`contract_graph`); the number of slots when
+        there are none (:func:`contract_chains`). Tree slots never take part in a search.
+    forest_ptr
+        Per slot: the tree nodes hanging off it (its *forest*) are tree indices ``forest_ptr[s] …
+        forest_ptr[s + 1] - 1``, i.e. slots ``tree_start + i``, sorted by their offset. Only core and chain
+        slots have forests.
+    forest_off
+        Per tree index: the node's distance from its attachment (its forest's slot), summed edge by edge
+        from the attachment; ascending within a forest.
+    forest_parent, forest_w
+        Per tree index: the slot one step nearer the attachment (a tree slot or the attachment), and the
+        length of the edge to it (the shortest of parallel edges).
+    forest_topo
+        Per forest (same ranges as ``forest_ptr``): its tree indices in an order that puts every node after
+        its parent.
+    max_depth
+        Most edges between a tree node and its attachment (0 without trees).
+    max_forest
+        Most nodes in one forest (at least 1).
     """
 
     n_core: int
@@ -99,6 +119,14 @@ class ChainContraction(NamedTuple):
     chain_w: np.ndarray
     slot_chain: np.ndarray
     max_chain: int
+    tree_start: int
+    forest_ptr: np.ndarray
+    forest_off: np.ndarray
+    forest_parent: np.ndarray
+    forest_w: np.ndarray
+    forest_topo: np.ndarray
+    max_depth: int
+    max_forest: int
 
 
 @njit(cache=True)
@@ -349,4 +377,162 @@ def contract_chains(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray
     ChainContraction
         The core graph, the chains and the node ↔ slot numbering.
     """
-    return ChainContraction(*_contract(indptr, indices, weights))
+    n = indptr.shape[0] - 1
+    return ChainContraction(
+        *_contract(indptr, indices, weights),
+        n,
+        np.zeros(n + 1, dtype=np.int64),
+        np.empty(0, dtype=np.float64),
+        np.empty(0, dtype=np.int64),
+        np.empty(0, dtype=np.float64),
+        np.empty(0, dtype=np.int64),
+        0,
+        1,
+    )
+
+
+@njit(cache=True)
+def _peel(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray) -> tuple:
+    """Peel the dead-end trees: repeatedly take away a node with one neighbour left (self-loops aside).
+
+    Returns each node's parent (the neighbour it hung off; ``-1`` for a node that stays), the length of
+    the edge to it (the shortest of parallel edges), and the taken nodes in the order taken. A component
+    that is a tree keeps one node.
+    """
+    n = indptr.shape[0] - 1
+    seen = np.full(n, -1, dtype=np.int64)
+    n_nbr = np.zeros(n, dtype=np.int64)  # distinct neighbours still there, the node itself aside
+    for v in range(n):
+        for j in range(indptr[v], indptr[v + 1]):
+            u = indices[j]
+            if u != v and seen[u] != v:
+                seen[u] = v
+                n_nbr[v] += 1
+    parent = np.full(n, -1, dtype=np.int64)
+    parent_w = np.zeros(n, dtype=np.float64)
+    gone = np.zeros(n, dtype=np.bool_)
+    order = np.empty(n, dtype=np.int64)
+    stack = np.empty(n + 1, dtype=np.int64)
+    n_stack = 0
+    for v in range(n):
+        if n_nbr[v] == 1:
+            stack[n_stack] = v
+            n_stack += 1
+    n_gone = 0
+    while n_stack > 0:
+        n_stack -= 1
+        v = stack[n_stack]
+        if gone[v] or n_nbr[v] != 1:
+            continue
+        p = -1
+        w = _INF
+        for j in range(indptr[v], indptr[v + 1]):
+            u = indices[j]
+            if u != v and not gone[u]:
+                p = u
+                w = min(w, weights[j])
+        gone[v] = True
+        parent[v] = p
+        parent_w[v] = w
+        order[n_gone] = v
+        n_gone += 1
+        n_nbr[p] -= 1
+        if n_nbr[p] == 1:
+            stack[n_stack] = p
+            n_stack += 1
+    return parent, parent_w, order[:n_gone]
+
+
+@njit(cache=True)
+def _subgraph(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, keep: np.ndarray) -> tuple:
+    """The CSR adjacency among the nodes ``keep`` (renumbered in order), and the kept nodes' ids."""
+    n = indptr.shape[0] - 1
+    new_id = np.full(n, -1, dtype=np.int64)
+    n_kept = 0
+    for v in range(n):
+        if keep[v]:
+            new_id[v] = n_kept
+            n_kept += 1
+    kept = np.empty(n_kept, dtype=np.int64)
+    sub_indptr = np.empty(n_kept + 1, dtype=np.int64)
+    sub_indices = np.empty(indices.shape[0], dtype=np.int64)
+    sub_weights = np.empty(indices.shape[0], dtype=np.float64)
+    n_e = 0
+    sub_indptr[0] = 0
+    for v in range(n):
+        i = new_id[v]
+        if i < 0:
+            continue
+        kept[i] = v
+        for j in range(indptr[v], indptr[v + 1]):
+            u = new_id[indices[j]]
+            if u >= 0:
+                sub_indices[n_e] = u
+                sub_weights[n_e] = weights[j]
+                n_e += 1
+        sub_indptr[i + 1] = n_e
+    return sub_indptr, sub_indices[:n_e], sub_weights[:n_e], kept
+
+
+@njit(cache=True)
+def _tree_offsets(parent: np.ndarray, parent_w: np.ndarray, order: np.ndarray) -> tuple:
+    """Attachment, offset (summed from the attachment) and depth of each taken node."""
+    n = parent.shape[0]
+    attach = np.arange(n)
+    off = np.zeros(n, dtype=np.float64)
+    depth = np.zeros(n, dtype=np.int64)
+    for i in range(order.shape[0] - 1, -1, -1):  # parents first
+        v = order[i]
+        p = parent[v]
+        attach[v] = attach[p]
+        off[v] = off[p] + parent_w[v]
+        depth[v] = depth[p] + 1
+    return attach, off, depth
+
+
+def contract_graph(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray) -> ChainContraction:
+    """:func:`contract_chains` of the graph with its dead-end trees taken out first.
+
+    A node that reaches the rest of the graph only through one *attachment* node (a dead-end street with
+    its side branches, a pendant path) is no part of any search: every path to it runs through its
+    attachment, so its distance is the attachment's plus the lengths down the tree, summed edge by edge.
+    The trees hanging off a slot form its forest, laid out as slots ``tree_start …`` sorted by offset
+    (see :class:`ChainContraction`); the chains are contracted on what is left (the 2-core, and one node
+    of each component that is a tree).
+    """
+    n = indptr.shape[0] - 1
+    parent, parent_w, order = _peel(indptr, indices, weights)
+    sub_indptr, sub_indices, sub_weights, kept = _subgraph(indptr, indices, weights, parent < 0)
+    sub = contract_chains(sub_indptr, sub_indices, sub_weights)
+    n_kept = kept.shape[0]
+    slot_node = np.empty(n, dtype=np.int64)
+    slot_node[:n_kept] = kept[sub.slot_node]
+    node_slot = np.empty(n, dtype=np.int64)
+    node_slot[slot_node[:n_kept]] = np.arange(n_kept)
+
+    attach, off, depth = _tree_offsets(parent, parent_w, order)
+    attach_slot = node_slot[attach[order]]
+    tree_order = np.lexsort((off[order], attach_slot))  # by attachment, then by offset
+    tree_nodes = order[tree_order]
+    slot_node[n_kept:] = tree_nodes
+    node_slot[tree_nodes] = n_kept + np.arange(tree_nodes.shape[0])
+    forest_ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(attach_slot, minlength=n), out=forest_ptr[1:])
+    # Parents first within each forest: the reverse of the order taken, grouped by attachment.
+    rev = np.arange(order.shape[0] - 1, -1, -1)
+    topo = rev[np.argsort(attach_slot[rev], kind="stable")]
+    tree_index = np.empty(order.shape[0], dtype=np.int64)
+    tree_index[tree_order] = np.arange(order.shape[0])
+    sizes = np.diff(forest_ptr)
+    return sub._replace(
+        slot_node=slot_node,
+        node_slot=node_slot,
+        tree_start=n_kept,
+        forest_ptr=forest_ptr,
+        forest_off=off[tree_nodes],
+        forest_parent=node_slot[parent[tree_nodes]],
+        forest_w=parent_w[tree_nodes],
+        forest_topo=tree_index[topo],
+        max_depth=int(depth.max()) if n else 0,
+        max_forest=max(int(sizes.max()) if n else 1, 1),
+    )
