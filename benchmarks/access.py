@@ -290,14 +290,13 @@ def _profile_ours(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
     numba.set_num_threads(out["numba_threads"])
     roots = np.unique(g.dest_node)
     out["count_searches"] = int(roots.shape[0])
-    # what the count searches run over: core nodes (searched), chain nodes and dead-end tree nodes (tallied)
-    from exquisite.access.contraction import contract_graph
+    # what the count searches run over: core nodes (searched) and chain nodes (tallied from the chain ends)
+    from exquisite.access.contraction import contract_chains
 
-    core = contract_graph(engine.indptr, engine.indices, engine.weights)
+    core = contract_chains(engine.indptr, engine.indices, engine.weights)
     out["core_nodes"] = int(core.n_core)
-    out["chain_nodes"] = int(core.tree_start - core.n_core)
-    out["tree_nodes"] = int(g.n_nodes - core.tree_start)
-    out["roots_in_trees"] = int((core.node_slot[roots] >= core.tree_start).sum())
+    out["chain_nodes"] = int(g.n_nodes - core.n_core)
+    out["roots_on_core"] = int((core.node_slot[roots] < core.n_core).sum())
     out["n_origins"] = int(engine.origins.shape[0])
     # size of a bounded search from a destination node (sample), and time per settled node
     rng = np.random.default_rng(0)

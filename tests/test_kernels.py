@@ -3,7 +3,8 @@
 The graphs are made of what contraction has to get right: chains between junctions, a root or targets on
 chains, pendant paths, chains from a junction back to itself, parallel edges and parallel chains,
 zero-length edges, self-loops, a pure cycle, a bare path, isolated nodes — and distances that fall exactly
-on a threshold (lengths in halves of a metre add up exactly).
+on a threshold (lengths in halves of a metre add up exactly), or within rounding of one (branching dead-end
+trees with lengths in tenths of a metre, whose sums depend on the order they are added in).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
-from exquisite.access.contraction import LINK_LOOP, LINK_PENDANT, contract_chains, contract_graph
+from exquisite.access.contraction import LINK_LOOP, LINK_PENDANT, contract_chains
 from exquisite.access.kernels import counts_within, multi_source_distances
 from exquisite.network.build import csr_from_edges
 
@@ -282,9 +283,6 @@ def _tree_network(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_dead_end_trees(seed: int) -> None:
     indptr, indices, weights = _tree_network(seed)
     n = indptr.shape[0] - 1
-    core = contract_graph(indptr, indices, weights)
-    np.testing.assert_array_equal(np.sort(core.slot_node), np.arange(n))
-    assert n - core.tree_start >= 30  # most nodes hang in trees
     thresholds = [0.3, 0.6, 0.9, 1.0, 1.5]
     dest_nodes = np.arange(n)  # roots in every tree, at every depth
     _check(indptr, indices, weights, dest_nodes, np.arange(n) % 2, 2, thresholds)

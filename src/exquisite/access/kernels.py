@@ -12,12 +12,10 @@ Both work on node ids of a graph whose points of interest are nodes already (see
 number of targets, never with targets × destinations.
 
 The counting searches, one per root, are the bulk of the work. They run over the graph's core only — its
-dead-end trees taken out and its chains of degree-2 nodes contracted (see :mod:`exquisite.access.contraction`)
-— and give each chain's nodes their distances from the chain's ends afterwards, each tree's nodes theirs
-from the tree's attachment; a bucket queue stands in for the heap, and the relaxations are written without
-branches. Every distance that decides a count is summed edge by edge in the same order as a plain Dijkstra
-over the whole graph would (a tree node's is bounded first, and summed only when a threshold lies within
-the bound), so the counts are exactly the same.
+chains of degree-2 nodes and its pendant paths contracted (see :mod:`exquisite.access.contraction`) — and
+give each chain's nodes their distances from the chain's ends afterwards; a bucket queue stands in for the
+heap, and the relaxations are written without branches. Every distance is summed edge by edge in the same
+order as a plain Dijkstra over the whole graph would, so the counts are exactly the same.
 """
 
 from __future__ import annotations
@@ -39,7 +37,7 @@ from exquisite.access.contraction import (
     LINK_PENDANT,
     LINK_THROUGH_B,
     ChainContraction,
-    contract_graph,
+    contract_chains,
 )
 
 _INF = np.inf
@@ -228,12 +226,6 @@ class _Workspace(NamedTuple):
     pending: np.ndarray  # (core node, entry) into a chain whose far end was not expanded yet
     todo: np.ndarray  # entries into chains to tally at one node's expansion
     chain_dist: np.ndarray  # distances of one chain's nodes
-    skip: np.ndarray  # [0]: the slot whose forest the root lies in (tallied apart), else -1
-    tree_w: np.ndarray  # lengths of one tree path, from its node up
-    tree_node: np.ndarray  # the tree indices from the root up to its attachment
-    tree_up: np.ndarray  # their distances from the root
-    forest_dist: np.ndarray  # distances of the root's forest's nodes
-    forest_mark: np.ndarray  # which of them lie on the root's way up
 
 
 class _Targets(NamedTuple):
@@ -269,12 +261,6 @@ def _workspace(core: ChainContraction, n_buckets: int) -> _Workspace:
         np.empty((n_entries, 2), dtype=np.int64),
         np.empty(max_degree, dtype=np.int64),
         np.empty(core.max_chain, dtype=np.float64),
-        np.full(1, -1, dtype=np.int64),
-        np.empty(core.max_depth + 1, dtype=np.float64),
-        np.empty(core.max_depth + 1, dtype=np.int64),
-        np.empty(core.max_depth + 1, dtype=np.float64),
-        np.empty(core.max_forest, dtype=np.float64),
-        np.zeros(core.max_forest, dtype=np.bool_),
     )
 
 
@@ -327,10 +313,10 @@ def _far_end(kind: int, d_here: float, d_far: float) -> float:
 
 
 @njit(cache=True, inline="always")
-def _add_one(
+def _add(
     counts: np.ndarray, tg: _Targets, slot: int, d: float, sign: int, row: int, item_lo: int, item_hi: int
 ) -> None:
-    """Add ``sign`` times the tally of ``slot`` alone reached at distance ``d`` (see :func:`_tally`)."""
+    """Add ``sign`` times the tally of ``slot`` reached at distance ``d`` (see :func:`_tally`)."""
     k0 = 0
     for k in range(tg.thresholds.shape[0] - 1):  # no branch: thresholds are few, d anywhere below
         k0 += tg.thresholds[k] < d
@@ -342,131 +328,6 @@ def _add_one(
     else:
         for it in range(tg.slot_item_ptr[slot], tg.slot_item_ptr[slot + 1]):
             counts[tg.item_cat[it], k0, row] += sign * tg.item_mult[it]
-
-
-@njit(cache=True, inline="always")
-def _tree_exact(core: ChainContraction, ws: _Workspace, i: int, a: int, d: float) -> float:
-    """Distance of tree index ``i`` given its attachment ``a``'s ``d``: the lengths added from ``a`` down."""
-    n = 0
-    t = i
-    while True:
-        ws.tree_w[n] = core.forest_w[t]
-        n += 1
-        p = core.forest_parent[t]
-        if p == a:
-            break
-        t = p - core.tree_start
-    for q in range(n - 1, -1, -1):
-        d += ws.tree_w[q]
-    return d
-
-
-@njit(cache=True)
-def _add_forest(
-    counts: np.ndarray,
-    tg: _Targets,
-    core: ChainContraction,
-    ws: _Workspace,
-    a: int,
-    d: float,
-    sign: int,
-    row: int,
-    item_lo: int,
-    item_hi: int,
-) -> None:
-    """Add ``sign`` times the tally of the forest of slot ``a`` reached at distance ``d``.
-
-    A tree node's distance is ``d`` plus the lengths down from ``a`` added one at a time; ``d`` plus its
-    offset (those lengths summed once, beforehand) lies within ``(h + 3) * 2**-51`` of it (``h`` edges, each
-    addition rounding by at most ``2**-53``). So the offset decides the threshold band unless a threshold
-    lies that close; only then is the path walked. The nodes come in ascending offset: the first one past
-    the cutoff (and its slack) ends the tally.
-    """
-    thresholds = tg.thresholds
-    n_thr = thresholds.shape[0]
-    cutoff = thresholds[n_thr - 1]
-    rel = (core.max_depth + 3) * _ULP_51
-    limit = cutoff + 2.0 * rel * cutoff
-    first = core.tree_start
-    for i in range(core.forest_ptr[a], core.forest_ptr[a + 1]):
-        x = d + core.forest_off[i]
-        if x > limit:
-            break
-        slack = rel * x
-        near = False
-        for k in range(n_thr):
-            near |= abs(x - thresholds[k]) <= slack
-        if near:
-            x = _tree_exact(core, ws, i, a, d)
-        _add_one(counts, tg, first + i, x, sign * (x <= cutoff), row, item_lo, item_hi)
-
-
-@njit(cache=True, inline="always")
-def _add(
-    counts: np.ndarray,
-    tg: _Targets,
-    core: ChainContraction,
-    ws: _Workspace,
-    slot: int,
-    d: float,
-    sign: int,
-    row: int,
-    item_lo: int,
-    item_hi: int,
-) -> None:
-    """Add ``sign`` times the tally of ``slot`` reached at distance ``d``, and that of its forest."""
-    _add_one(counts, tg, slot, d, sign, row, item_lo, item_hi)
-    if sign != 0 and core.forest_ptr[slot + 1] > core.forest_ptr[slot] and slot != ws.skip[0]:
-        _add_forest(counts, tg, core, ws, slot, d, sign, row, item_lo, item_hi)
-
-
-@njit(cache=True)
-def _own_forest(
-    core: ChainContraction,
-    tg: _Targets,
-    ws: _Workspace,
-    counts: np.ndarray,
-    root: int,
-    cutoff: float,
-    row: int,
-    item_lo: int,
-    item_hi: int,
-) -> tuple[int, float]:
-    """Tally the forest a tree slot ``root`` lies in; return its attachment and the attachment's distance.
-
-    Each node's distance is the lengths along the tree path from the root added one at a time: up to the
-    attachment for the root's ancestors, on from the parent's distance for every other node.
-    """
-    first = core.tree_start
-    n = 0
-    t = root - first
-    d = 0.0
-    while True:
-        ws.tree_node[n] = t
-        ws.tree_up[n] = d
-        n += 1
-        d += core.forest_w[t]
-        p = core.forest_parent[t]
-        if p < first:
-            break
-        t = p - first
-    a = p
-    base = core.forest_ptr[a]
-    for q in range(n):
-        ws.forest_dist[ws.tree_node[q] - base] = ws.tree_up[q]
-        ws.forest_mark[ws.tree_node[q] - base] = True
-    for i in range(base, core.forest_ptr[a + 1]):
-        t = core.forest_topo[i]
-        if not ws.forest_mark[t - base]:
-            p = core.forest_parent[t]
-            dp = d if p == a else ws.forest_dist[p - first - base]
-            ws.forest_dist[t - base] = dp + core.forest_w[t]
-    for i in range(base, core.forest_ptr[a + 1]):
-        x = ws.forest_dist[i - base]
-        _add_one(counts, tg, first + i, x, x <= cutoff, row, item_lo, item_hi)
-    for q in range(n):
-        ws.forest_mark[ws.tree_node[q] - base] = False
-    return a, d
 
 
 @njit(cache=True, inline="always")
@@ -499,7 +360,7 @@ def _add_chain(
     for q in range(k):
         d = ws.chain_dist[q]
         slot = first + k - 1 - q if kind == LINK_THROUGH_B else first + q
-        _add(counts, tg, core, ws, slot, d, sign * (d <= cutoff), row, item_lo, item_hi)
+        _add(counts, tg, slot, d, sign * (d <= cutoff), row, item_lo, item_hi)
 
 
 @njit(cache=True)
@@ -517,7 +378,7 @@ def _retract(
     item_hi: int,
 ) -> None:
     """Take back the tallies of core node ``u`` and its chains ``ws.todo[:n_todo]`` expanded at ``before``."""
-    _add(counts, tg, core, ws, u, before, -1, row, item_lo, item_hi)
+    _add(counts, tg, u, before, -1, row, item_lo, item_hi)
     for t in range(n_todo):
         j = ws.todo[t]
         d_far = _far_end(core.entries[j, ENTRY_LINK] & 3, before, ws.state[core.entries[j, ENTRY_NODE], 1])
@@ -566,25 +427,20 @@ def _count_from_root(
     # The seeds: the root, or the ends of its chain at their distances along it.
     own = -1  # the root's chain, if it lies on one
     own_first = -1
-    d0 = 0.0  # the distance of slot ``root`` (a tree node's search goes on from its attachment)
-    ws.skip[0] = -1
-    if root >= core.tree_start:
-        root, d0 = _own_forest(core, tg, ws, counts, root, cutoff, row, item_lo, item_hi)
-        ws.skip[0] = root
     if root < n_core:
-        top, n_touched = _relax(ws, top, n_touched, root, d0, cutoff, inv_width)
+        top, n_touched = _relax(ws, top, n_touched, root, 0.0, cutoff, inv_width)
     else:
         own = core.slot_chain[root - n_core]
         own_first = core.chain_ptr[own]
         r = root - n_core - own_first
         k = core.chain_ptr[own + 1] - own_first
         base = own_first + own
-        to_a = d0
+        to_a = 0.0
         for q in range(r, -1, -1):
             to_a += core.chain_w[base + q]
         top, n_touched = _relax(ws, top, n_touched, core.chain_a[own], to_a, cutoff, inv_width)
         if core.chain_b[own] >= 0:
-            to_b = d0
+            to_b = 0.0
             for q in range(r + 1, k + 1):
                 to_b += core.chain_w[base + q]
             top, n_touched = _relax(ws, top, n_touched, core.chain_b[own], to_b, cutoff, inv_width)
@@ -643,7 +499,7 @@ def _count_from_root(
                 n_todo += 1
         if again:
             _retract(core, tg, ws, counts, u, before, n_todo, cutoff, row, item_lo, item_hi)
-        _add(counts, tg, core, ws, u, du, 1, row, item_lo, item_hi)
+        _add(counts, tg, u, du, 1, row, item_lo, item_hi)
         for t in range(n_todo):
             j = todo[t]
             d_far = _far_end(entries[j, ENTRY_LINK] & 3, du, state[entries[j, ENTRY_NODE], 1])
@@ -663,18 +519,17 @@ def _count_from_root(
         out = ws.chain_dist
         _chain_distances(core.chain_w, base, k, state[a, 0], state[b, 0] if b >= 0 else _INF, out)
         r = root - n_core - own_first
-        out[r] = d0
-        d = d0
+        out[r] = 0.0
+        d = 0.0
         for q in range(r + 1, k):
             d += core.chain_w[base + q]
             out[q] = min(out[q], d)
-        d = d0
+        d = 0.0
         for q in range(r - 1, -1, -1):
             d += core.chain_w[base + q + 1]
             out[q] = min(out[q], d)
         for q in range(k):
-            slot = n_core + own_first + q
-            _add(counts, tg, core, ws, slot, out[q], out[q] <= cutoff, row, item_lo, item_hi)
+            _add(counts, tg, n_core + own_first + q, out[q], out[q] <= cutoff, row, item_lo, item_hi)
     for s in range(n_touched):
         u = ws.touched[s]
         state[u, 0] = _INF
@@ -818,7 +673,7 @@ def counts_within(
     root_item_ptr = np.append(first, item_node.shape[0]).astype(np.int64)
 
     # Search the contracted core; every node id below becomes a slot (see exquisite.access.contraction).
-    core = contract_graph(indptr, indices, weights)
+    core = contract_chains(indptr, indices, weights)
     if core.entries.shape[0] >= 1 << 31:
         raise ValueError("graph too large: the core has more than 2**31 entries")
     slot_row = node_row[core.slot_node]
