@@ -809,3 +809,12 @@ def test_navigation_links_the_community_view_and_staff_sign_in_only_with_governa
     communities = governance_client.get("/communities").text
     assert '<a href="/communities" aria-current="page">' in communities
     assert governance_client.get("/staff/login").status_code == 200
+
+
+def test_every_residents_report_page_loads_its_stylesheet() -> None:
+    """Each page template of the residents' report flow links report.css (its layout of choices and hints)."""
+    templates = Path(__file__).resolve().parents[1] / "src" / "exquisite" / "web" / "templates"
+    pages = list(templates.glob("report_*.html"))
+    assert len(pages) >= 8
+    for page in pages:
+        assert "/static/report.css" in page.read_text(encoding="utf-8"), page.name
