@@ -12,15 +12,20 @@ import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from exquisite.errors import InputError
 from exquisite.governance import apikeys
 from exquisite.governance.models import ApiKey
+from exquisite.governance.open311 import w3c
 from exquisite.governance.reports import move, read_submission, submit
+from exquisite.governance.settings import load_settings
 from exquisite.web.app import create_app
 from open311_support import CENTRE, OUTSIDE, PERSONAL, PREFIX, counts, jpeg_with_exif, new_key, report_form
 
@@ -53,6 +58,13 @@ def _errors(response: Any) -> list[dict[str, Any]]:
 
 def _post(client: TestClient, form: dict[str, str], fmt: str = "json", **kwargs: Any) -> Any:
     return client.post(f"{PREFIX}/requests.{fmt}", data=form, **kwargs)
+
+
+def _moment(text: str) -> datetime:
+    """A W3C datetime the server gave, as an aware moment (it must carry its zone)."""
+    moment = datetime.fromisoformat(text)
+    assert moment.tzinfo is not None, text
+    return moment
 
 
 # --------------------------------------------------------------------------------------------- reading
@@ -128,8 +140,8 @@ def test_a_form_post_as_the_spec_shows_it_is_published_and_read_back(
     assert record["agency_responsible"] == "Street lighting"
     assert record["lat"] == pytest.approx(60.1708)
     assert record["long"] == pytest.approx(24.9441)
-    assert record["requested_datetime"].endswith("Z")
-    assert record["expected_datetime"] > record["requested_datetime"]
+    assert record["requested_datetime"][-6:] in {"+02:00", "+03:00"}  # the demo city is in Helsinki
+    assert _moment(record["expected_datetime"]) > _moment(record["requested_datetime"])
     assert "community" not in record
     assert record["media_url"] is None
     listed = governance_client.get(f"{PREFIX}/requests.json", params={"extensions": "true"}).json()
@@ -325,6 +337,84 @@ def test_text_is_escaped_in_both_formats(governance_client: TestClient, key: str
     assert json.loads(raw.text)[0]["description"] == description
 
 
+# --------------------------------------------------------------------------------------------- time zones
+
+
+def test_datetimes_are_in_the_city_s_own_zone_and_the_same_instants(
+    governance_client: TestClient, governance: Any, key: str
+) -> None:
+    from exquisite.governance.models import Report, ReportEvent
+
+    request_id = _post(governance_client, report_form(key)).json()[0]["service_request_id"]
+    # Winter (EET, +02:00; late evening in UTC, the next day in Helsinki), summer (EEST, +03:00), and the hour
+    # 03:00-04:00 of 25 Oct 2026 that Helsinki's clocks show twice: one wall-clock time, two instants.
+    winter = datetime(2026, 1, 14, 22, 30, tzinfo=UTC)
+    summer = datetime(2026, 7, 1, 9, 30, 15, tzinfo=UTC)
+    first_0330 = datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    second_0330 = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    with governance.store.session() as session:
+        report = session.get(Report, int(request_id))
+        report.created_at, report.updated_at, report.expected_at = first_0330, second_0330, winter
+        event = session.query(ReportEvent).filter_by(report_id=report.id).one()
+        event.at = summer
+    record = governance_client.get(f"{PREFIX}/requests/{request_id}.json?extensions=true").json()[0]
+    shown = {
+        "requested_datetime": "2026-10-25T03:30:00+03:00",
+        "updated_datetime": "2026-10-25T03:30:00+02:00",
+        "expected_datetime": "2026-01-15T00:30:00+02:00",
+    }
+    assert {name: record[name] for name in shown} == shown
+    assert record["notes"][0]["datetime"] == "2026-07-01T12:30:15+03:00"
+    xml = ET.fromstring(governance_client.get(f"{PREFIX}/requests/{request_id}.xml").content)
+    assert {name: xml.findtext(f"request/{name}") for name in shown} == shown
+    with governance.store.session() as session:
+        stored = session.get(Report, int(request_id))
+        moments = [stored.created_at, stored.updated_at, stored.expected_at]
+        note_at = session.query(ReportEvent).filter_by(report_id=stored.id).one().at
+    as_utc = [m if m.tzinfo else m.replace(tzinfo=UTC) for m in [*moments, note_at]]
+    assert [_moment(record[name]) for name in shown] + [_moment(record["notes"][0]["datetime"])] == as_utc
+    assert record["service_notice"].endswith("by 2026-01-15.")  # the city's own day (14 Jan in UTC)
+    # Incoming windows with any offset still work: 03:00-04:00 (+03:00) in Helsinki is 08:00-09:00 in Weihai.
+    for start, end, expected in [
+        ("2026-10-25T08:00:00+08:00", "2026-10-25T09:00:00+08:00", [request_id]),
+        ("2026-10-25T00:00:00Z", "2026-10-25T00:29:59Z", []),
+        ("2026-10-25T03:00:00+03:00", "2026-10-25T03:30:00+03:00", [request_id]),
+    ]:
+        found = governance_client.get(
+            f"{PREFIX}/requests.json", params={"start_date": start, "end_date": end}
+        ).json()
+        assert [r["service_request_id"] for r in found] == expected, (start, end)
+
+
+def test_w3c_in_utc_and_in_other_zones() -> None:
+    moment = datetime(2026, 5, 1, 8, 0, tzinfo=UTC)
+    assert w3c(moment) == "2026-05-01T08:00:00Z"  # a city not in time_zones
+    assert w3c(moment, ZoneInfo("UTC")) == "2026-05-01T08:00:00Z"
+    assert w3c(moment, ZoneInfo("Asia/Shanghai")) == "2026-05-01T16:00:00+08:00"  # Weihai
+    assert w3c(moment, ZoneInfo("America/St_Johns")) == "2026-05-01T05:30:00-02:30"
+    assert w3c(moment.replace(tzinfo=None), ZoneInfo("Europe/Helsinki")) == "2026-05-01T11:00:00+03:00"
+    assert w3c(None, ZoneInfo("Europe/Helsinki")) is None
+
+
+def test_time_zones_setting_defaults_and_refuses_unknown_names(tmp_path: Path) -> None:
+    defaults = load_settings(None)
+    assert defaults.time_zone("helsinki-demo") == ZoneInfo("Europe/Helsinki")
+    assert defaults.time_zone("nowhere") == ZoneInfo("UTC")
+    city = tmp_path / "city-governance.yml"
+    city.write_text("time_zones:\n  weihai: Asia/Shanghai\n", encoding="utf-8")
+    both = load_settings(city)
+    assert both.time_zone("weihai") == ZoneInfo("Asia/Shanghai")
+    assert both.time_zone("helsinki-demo") == ZoneInfo("Europe/Helsinki")
+    for wrong in ["Asia/Weihai", "Europe", "../../etc/passwd", ""]:
+        city.write_text(f"time_zones:\n  weihai: '{wrong}'\n", encoding="utf-8")
+        with pytest.raises(InputError) as error:
+            load_settings(city)
+        message = str(error.value)
+        assert f"{city}: time_zones.weihai" in message, message
+        assert "not an IANA time zone name" in message
+        assert "Value error" not in message
+
+
 # --------------------------------------------------------------------------------------------- the list
 
 
@@ -360,7 +450,7 @@ def test_request_list_filters_window_and_status(
     closed = governance_client.get(f"{PREFIX}/requests/{ids[0]}.json").json()[0]
     assert closed["status"] == "closed"
     assert closed["status_notes"] == "Lamp replaced"
-    assert closed["updated_datetime"] >= closed["requested_datetime"]
+    assert _moment(closed["updated_datetime"]) >= _moment(closed["requested_datetime"])
     for params, says in [
         ({"start_date": "2026-01-01T00:00:00"}, "zone"),
         ({"start_date": "2026-01-01"}, "start_date"),

@@ -10,7 +10,9 @@ What is served is public: only confirmed reports that are not hidden, never a re
 device. Reports posted with a valid ``api_key`` are published at once (the client's operator answers for it);
 they go through the same checks as the resident's web form
 (:func:`exquisite.governance.reports.read_submission`) and the same rate limits. Photos come as the v2.1
-draft's ``media`` files and are re-written without metadata.
+draft's ``media`` files and are re-written without metadata. Datetimes are W3C ones in the city's own time
+zone with that moment's offset (``time_zones`` in the settings; ``Z`` for a city not listed); ``start_date``
+and ``end_date`` may carry any offset.
 
 Extensions to the spec (all optional, documented in ``open311_openapi.yml``, served at ``openapi.json``):
 ``lang`` (``en`` or ``zh``) for names and notices; ``extensions=true`` on the request lists for ``community``
@@ -26,7 +28,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -293,12 +295,30 @@ def _flag(name: str, value: str | None) -> bool:
     raise _fail(400, f"{name}: {value[:20]!r} is neither true nor false")
 
 
-def w3c(moment: datetime | None) -> str | None:
-    """A moment in the W3C profile of ISO 8601, in UTC with its zone (``2026-05-01T08:30:00Z``)."""
+def w3c(moment: datetime | None, zone: tzinfo = UTC) -> str | None:
+    """A moment in the W3C profile of ISO 8601, in ``zone`` with that moment's offset.
+
+    Parameters
+    ----------
+    moment
+        The moment (a naive one is UTC, as the store keeps them), or None.
+    zone
+        The city's time zone (``Settings.time_zone``); UTC gives ``Z``.
+
+    Returns
+    -------
+    str or None
+        ``2026-05-01T11:30:00+03:00`` in Helsinki, ``2026-05-01T08:30:00Z`` in UTC; None for None. An offset
+        that is not whole minutes (local mean time before the city adopted its zone) gives the UTC form.
+    """
     if moment is None:
         return None
     aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    local = aware.astimezone(zone)
+    offset = local.utcoffset() or timedelta(0)
+    if getattr(zone, "key", "UTC") == "UTC" or offset % timedelta(minutes=1):
+        return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return local.isoformat(timespec="seconds")
 
 
 def parse_w3c(name: str, text: str) -> datetime:
@@ -386,7 +406,7 @@ def _agency(governance: Governance, department: str | None, lang: str) -> str | 
 def _notice(governance: Governance, report: Report, lang: str) -> str:
     """What the city will do: who handles the report and by when."""
     agency = _agency(governance, report.department, lang) or ""
-    when = w3c(report.expected_at)
+    when = w3c(report.expected_at, governance.settings.time_zone(report.jurisdiction))
     day = when[:10] if when else ""
     if lang == "zh":
         return f"由{agency}处理，预计{day}前解决。" if day else f"由{agency}处理。"
@@ -427,10 +447,11 @@ def _records(
                 continue
             label = text_of(governance.states[event.state_to].label, lang) if event.state_to else ""
             notes.setdefault(event.report_id, []).append(
-                {"datetime": w3c(event.at), "description": event.text or label, "type": event.kind}
+                {"datetime": event.at, "description": event.text or label, "type": event.kind}
             )
     records = []
     for report in reports:
+        zone = governance.settings.time_zone(report.jurisdiction)
         service = governance.services.get(report.service_code)
         record: dict[str, Any] = {
             "service_request_id": str(report.id),
@@ -441,9 +462,9 @@ def _records(
             "description": report.description or None,
             "agency_responsible": _agency(governance, report.department, lang),
             "service_notice": _notice(governance, report, lang),
-            "requested_datetime": w3c(report.created_at),
-            "updated_datetime": w3c(report.updated_at),
-            "expected_datetime": w3c(report.expected_at),
+            "requested_datetime": w3c(report.created_at, zone),
+            "updated_datetime": w3c(report.updated_at, zone),
+            "expected_datetime": w3c(report.expected_at, zone),
             "address": report.address,
             "address_id": report.address_id,
             "zipcode": None,
@@ -453,7 +474,9 @@ def _records(
         }
         if extensions:
             record["community"] = report.community
-            record["notes"] = notes.get(report.id, [])
+            record["notes"] = [
+                {**note, "datetime": w3c(note["datetime"], zone)} for note in notes.get(report.id, [])
+            ]
         records.append(record)
     return records
 

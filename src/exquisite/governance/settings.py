@@ -15,10 +15,11 @@ import os
 from functools import cache
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from exquisite.config import read_yaml
 from exquisite.errors import InputError
@@ -94,6 +95,21 @@ class Retention(_Section):
     every_minutes: float = Field(gt=0)
 
 
+def _zone_name(name: str) -> str:
+    """``name`` if it is an IANA time zone this machine knows (``Europe/Helsinki``), else ValueError."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"{name[:60]!r} is not an IANA time zone name; write one such as Europe/Helsinki or Asia/Shanghai"
+        ) from None
+    return name
+
+
+#: An IANA time zone name, checked against the time zone database (``zoneinfo``).
+ZoneName = Annotated[str, AfterValidator(_zone_name)]
+
+
 class Settings(_Section):
     """All settings of the governance service (see ``data/governance.yml`` for each one's reason)."""
 
@@ -109,6 +125,22 @@ class Settings(_Section):
     rate_limits: RateLimits
     sessions: SessionRules
     retention: Retention
+    time_zones: dict[str, ZoneName] = Field(default_factory=dict)
+
+    def time_zone(self, jurisdiction_id: str) -> ZoneInfo:
+        """The city's own time zone for its Open311 datetimes (UTC for a city not in ``time_zones``).
+
+        Parameters
+        ----------
+        jurisdiction_id
+            The city's jurisdiction id (its region folder's name, e.g. ``helsinki-demo``).
+
+        Returns
+        -------
+        ZoneInfo
+            The zone named in ``time_zones``, else UTC.
+        """
+        return ZoneInfo(self.time_zones.get(jurisdiction_id, "UTC"))
 
     def database(self) -> str:
         """The store's URL: ``$EXQUISITE_DATABASE_URL``, else ``database_url``, else SQLite in data_dir."""
@@ -188,4 +220,5 @@ def _input_error(error: ValidationError, label: str) -> InputError:
         close = difflib.get_close_matches(loc[-1], known, n=1, cutoff=0.6)
         hint = f"Did you mean '{close[0]}'? " if close else ""
         return InputError(where, f"unknown key '{loc[-1]}'", f"{hint}Known keys here: {', '.join(known)}.")
-    return InputError(where, str(first["msg"]), "See data/governance.yml for what each setting takes.")
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return InputError(where, message, "See data/governance.yml for what each setting takes.")
