@@ -681,7 +681,7 @@ def test_staff_history_shows_each_step_in_the_readers_language(governance_client
     """A report confirmed by its reporter, assigned, noted, moved and sent to another department: the staff
     page's history names every step in English and in Chinese, never by its stored code."""
     from exquisite.governance.reports import confirm, read_submission, submit
-    from exquisite.governance.services import text_of
+    from exquisite.outputs.i18n import pick
     from staff_support import governance_of, make_staff, point_in, post_form, signed_in
 
     client = governance_client
@@ -742,7 +742,7 @@ def test_staff_history_shows_each_step_in_the_readers_language(governance_client
             assert row[1].startswith(step), (lang, row, step)
             assert row[1].split(":")[0] not in _event_kinds_written(), row  # a label, not the stored code
         # the department step names the department, not its code
-        assert rows[-1][2] == text_of(gov.services.departments["roads"], lang), rows[-1]
+        assert rows[-1][2] == pick(gov.services.departments["roads"], lang), rows[-1]
 
 
 def _refusing_app(runs_root: Path) -> Any:

@@ -25,9 +25,10 @@ from sqlalchemy.orm import Session
 
 from exquisite.governance.mail import queue_mail
 from exquisite.governance.models import OutboxMessage, Report, ReportEvent
-from exquisite.governance.services import ServiceCatalogue, load_services, text_of
+from exquisite.governance.services import ServiceCatalogue, load_services
 from exquisite.governance.settings import Settings
 from exquisite.governance.states import StateModel, load_states
+from exquisite.outputs.i18n import pick
 
 __all__ = [
     "confirmation_link",
@@ -52,10 +53,8 @@ def confirmation_link(settings: Settings, secret: str) -> str:
 
 
 def _service_names(report: Report, services: ServiceCatalogue | None) -> tuple[str, str]:
-    service = (services or load_services()).get(report.service_code)
-    if service is None:
-        return report.service_code, report.service_code
-    return text_of(service.name, "en"), text_of(service.name, "zh")
+    catalogue = services or load_services()
+    return catalogue.name_of(report.service_code, "en"), catalogue.name_of(report.service_code, "zh")
 
 
 def _queue(
@@ -224,8 +223,8 @@ def notify_update(
     english = f"There is news about your report #{report.id} ({en_service}).\n\n"
     chinese = f"您的第 {report.id} 号报告（{zh_service}）有新进展。\n\n"
     if event.state_to and event.state_to != event.state_from:
-        english += f"Its state is now: {text_of(state.label, 'en')}.\n"
-        chinese += f"当前状态：{text_of(state.label, 'zh')}。\n"
+        english += f"Its state is now: {pick(state.label, 'en')}.\n"
+        chinese += f"当前状态：{pick(state.label, 'zh')}。\n"
     if note:
         english += f"\nThe city's staff wrote:\n{note}\n"
         chinese += f"\n城市工作人员的说明：\n{note}\n"

@@ -51,7 +51,8 @@ from exquisite.governance.models import Photo, Report, ReportEvent
 from exquisite.governance.photos import ProcessedPhoto, process_photo
 from exquisite.governance.reports import SubmissionError, now_utc, read_submission, submit
 from exquisite.governance.service import Governance, UnknownJurisdictionError
-from exquisite.governance.services import Service, text_of
+from exquisite.governance.services import Service
+from exquisite.outputs.i18n import pick
 
 log = logging.getLogger(__name__)
 
@@ -368,8 +369,8 @@ def date_window(
 def _service_item(service: Service, lang: str) -> dict[str, Any]:
     return {
         "service_code": service.code,
-        "service_name": text_of(service.name, lang),
-        "description": text_of(service.description, lang),
+        "service_name": pick(service.name, lang),
+        "description": pick(service.description, lang),
         "metadata": service.metadata,
         "type": endpoint_settings().service_type,
         "keywords": ", ".join(service.keywords),
@@ -388,8 +389,8 @@ def _definition(service: Service, lang: str) -> dict[str, Any]:
                 "required": attribute.required,
                 "datatype_description": attribute.datatype_description,
                 "order": attribute.order,
-                "description": text_of(attribute.description, lang),
-                "values": [{"key": v.key, "name": text_of(v.name, lang)} for v in attribute.values],
+                "description": pick(attribute.description, lang),
+                "values": [{"key": v.key, "name": pick(v.name, lang)} for v in attribute.values],
             }
             for attribute in sorted(service.attributes, key=lambda a: a.order)
         ],
@@ -400,7 +401,7 @@ def _agency(governance: Governance, department: str | None, lang: str) -> str | 
     if department is None:
         return None
     names = governance.services.departments.get(department)
-    return text_of(names, lang) if names else department
+    return pick(names, lang) if names else department
 
 
 def _notice(governance: Governance, report: Report, lang: str) -> str:
@@ -445,19 +446,18 @@ def _records(
         for event in events:
             if event.state_to is not None and not governance.states[event.state_to].public:
                 continue
-            label = text_of(governance.states[event.state_to].label, lang) if event.state_to else ""
+            label = pick(governance.states[event.state_to].label, lang) if event.state_to else ""
             notes.setdefault(event.report_id, []).append(
                 {"datetime": event.at, "description": event.text or label, "type": event.kind}
             )
     records = []
     for report in reports:
         zone = governance.settings.time_zone(report.jurisdiction)
-        service = governance.services.get(report.service_code)
         record: dict[str, Any] = {
             "service_request_id": str(report.id),
             "status": governance.states[report.state].open311,
             "status_notes": report.status_notes,
-            "service_name": text_of(service.name, lang) if service else report.service_code,
+            "service_name": governance.services.name_of(report.service_code, lang),
             "service_code": report.service_code,
             "description": report.description or None,
             "agency_responsible": _agency(governance, report.department, lang),

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from exquisite.outputs.i18n import pick
+
 #: GeoReport v2's attribute datatypes, with the description a client shows for each.
 DATATYPES = {
     "string": "A single line of text",
@@ -48,11 +50,6 @@ class Problem:
     field: str
     code: str
     message: str
-
-
-def text_of(names: Mapping[str, str], lang: str) -> str:
-    """The text of ``names`` in ``lang`` (``en`` when it has none)."""
-    return names.get(lang) or names.get("en") or next(iter(names.values()), "")
 
 
 @dataclass(frozen=True)
@@ -167,6 +164,11 @@ class ServiceCatalogue:
     def get(self, code: str) -> Service | None:
         """The service of this code, or None."""
         return self.services.get(code)
+
+    def name_of(self, code: str, lang: str) -> str:
+        """The name of the service ``code`` in ``lang`` (the code itself for a service no longer listed)."""
+        service = self.services.get(code)
+        return pick(service.name, lang, code) if service is not None else code
 
 
 def check_attributes(

@@ -22,11 +22,6 @@ from exquisite.web.ui import ui_for
 router = APIRouter()
 
 
-def _service_name(gov: Governance, ui: Any, code: str) -> str:
-    service = gov.services.get(code)
-    return ui.pick(service.name, code) if service else code
-
-
 @router.get("/communities", include_in_schema=False)
 def communities_page(request: Request) -> Response:
     """Every city's communities: reports (open, closed, overdue, median days to resolve) and coverage."""
@@ -112,7 +107,7 @@ def community_page(request: Request, jurisdiction_id: str, community: str) -> Re
         raise HTTPException(status_code=404)
     run = gov.catalogue.get(jurisdiction.run_id)
     rows = [
-        {"service": _service_name(gov, ui, code), "code": code, "figures": f}
+        {"service": gov.services.name_of(code, ui.lang), "code": code, "figures": f}
         for code, f in figures.by_service.items()
     ]
     return render(

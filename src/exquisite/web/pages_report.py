@@ -971,7 +971,7 @@ def report_status(
         state = gov.states[report.state]
         view = {
             "id": report.id,
-            "service": ui.pick(service.name, report.service_code) if service else report.service_code,
+            "service": gov.services.name_of(report.service_code, ui.lang),
             "state": ui.pick(state.label, report.state),
             "closed": state.closed,
             "community": report.community or "",

@@ -530,7 +530,7 @@ def queue(
         rows = [
             {
                 "id": r.id,
-                "service": _service_name(gov, ui, r.service_code),
+                "service": gov.services.name_of(r.service_code, ui.lang),
                 "state": ui.pick(states[r.state].label, r.state),
                 "community": r.community or "",
                 "city": cities.get(r.jurisdiction, r.jurisdiction),
@@ -590,11 +590,6 @@ def queue(
         },
         actor=actor,
     )
-
-
-def _service_name(gov: Governance, ui: Any, code: str) -> str:
-    service = gov.services.get(code)
-    return ui.pick(service.name, code) if service else code
 
 
 def _department_name(gov: Governance, ui: Any, code: str | None) -> str:
@@ -679,7 +674,7 @@ def _report_page(
         targets = [t for t in states.transitions.get(report.state, ()) if t != "hidden"]
         details = {
             "id": report.id,
-            "service": _service_name(gov, ui, report.service_code),
+            "service": gov.services.name_of(report.service_code, ui.lang),
             "service_code": report.service_code,
             "state": report.state,
             "state_label": ui.pick(states[report.state].label, report.state),
