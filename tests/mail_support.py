@@ -16,7 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-__all__ = ["SmtpSink", "free_port", "smtp_sink"]
+__all__ = ["SmtpSink", "free_port", "module_smtp_sink", "smtp_sink"]
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -120,11 +120,21 @@ class SmtpSink:
         return Smtp(**{**defaults, "host": self.host, "port": self.port, "sender": sender, **more})
 
 
-@pytest.fixture
-def smtp_sink() -> Iterator[SmtpSink]:
-    """A listening SMTP sink on 127.0.0.1 (a free port), stopped after the test."""
+def _listening_sink() -> Iterator[SmtpSink]:
     sink = SmtpSink().start()
     try:
         yield sink
     finally:
         sink.stop()
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A listening SMTP sink on 127.0.0.1 (a free port), stopped after the test."""
+    yield from _listening_sink()
+
+
+@pytest.fixture(scope="module")
+def module_smtp_sink() -> Iterator[SmtpSink]:
+    """One listening SMTP sink for a whole test module (the email of a module-wide live server)."""
+    yield from _listening_sink()

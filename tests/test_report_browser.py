@@ -51,17 +51,9 @@ EMAIL = "keyboard.resident@example.org"
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[SmtpSink]:
-    """The SMTP sink of the module's server."""
-    smtp = SmtpSink().start()
-    try:
-        yield smtp
-    finally:
-        smtp.stop()
-
-
-@pytest.fixture(scope="module")
-def server(demo_runs_root: Path, sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def server(
+    demo_runs_root: Path, module_smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
     """The app with the governance service (opened here: the live server runs without a lifespan), and one
     published report at :data:`INSIDE`, so that the duplicates, the status page and the list have content."""
     from exquisite.governance.reports import read_submission, submit
@@ -72,7 +64,7 @@ def server(demo_runs_root: Path, sink: SmtpSink, tmp_path_factory: pytest.TempPa
     settings = load_settings(
         None,
         data_dir=tmp_path_factory.mktemp("report-browser"),
-        smtp={"host": sink.host, "port": sink.port},
+        smtp={"host": module_smtp_sink.host, "port": module_smtp_sink.port},
     )
     app = create_app(demo_runs_root, governance=settings)
     governance = open_governance(settings, app.state.catalogue)
@@ -189,7 +181,7 @@ def test_report_pages_pass_axe(browser: Any, server: Any, lang: str, mode: str) 
         context.close()
 
 
-def test_report_by_keyboard_only(browser: Any, server: Any, sink: SmtpSink) -> None:
+def test_report_by_keyboard_only(browser: Any, server: Any, module_smtp_sink: SmtpSink) -> None:
     """Choose the problem, the place, answer, give the email and send, with the keyboard alone."""
     context = _context(browser, server)
     watch = PageWatch()
@@ -214,7 +206,7 @@ def test_report_by_keyboard_only(browser: Any, server: Any, sink: SmtpSink) -> N
                 return focus
         raise AssertionError(f"{limit} × Tab never reached the element; focus went {stops}")
 
-    before = len(sink.messages)
+    before = len(module_smtp_sink.messages)
     try:
         page = context.new_page()
         page.goto(f"{server.url}/report")
@@ -257,7 +249,7 @@ def test_report_by_keyboard_only(browser: Any, server: Any, sink: SmtpSink) -> N
         _settle(page)
         assert page.url.endswith("/report/sent"), (page.url, page.content()[:3000])
         assert EMAIL not in page.content()
-        message = sink.wait_for(before + 1)[before]
+        message = module_smtp_sink.wait_for(before + 1)[before]
         assert message["To"] == EMAIL
         assert not watch.foreign(), watch.foreign()
         assert not watch.errors, watch.errors

@@ -114,17 +114,9 @@ def demo_run(demo_runs_root: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def sink() -> Iterator[SmtpSink]:
-    """The SMTP sink of the module's server (the reporters' emails go there)."""
-    smtp = SmtpSink().start()
-    try:
-        yield smtp
-    finally:
-        smtp.stop()
-
-
-@pytest.fixture(scope="module")
-def server(demo_runs_root: Path, sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def server(
+    demo_runs_root: Path, module_smtp_sink: SmtpSink, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Any]:
     """The real app over the demo runs folder, prepared as ``exquisite serve`` prepares it (finder and
     place index built before the first request), with the governance service on its own SQLite store,
     served on 127.0.0.1 at a free port.
@@ -142,7 +134,7 @@ def server(demo_runs_root: Path, sink: SmtpSink, tmp_path_factory: pytest.TempPa
         None,
         data_dir=folder,
         database_url=f"sqlite:///{folder / 'governance.sqlite3'}",
-        smtp={"host": sink.host, "port": sink.port},
+        smtp={"host": module_smtp_sink.host, "port": module_smtp_sink.port},
     )
     app = create_app(demo_runs_root, governance=settings)
     warm_up(app.state.catalogue, freeze_gc=False)
