@@ -235,7 +235,8 @@ def test_no_destinations_and_nearest_unchanged() -> None:
 
 @pytest.mark.parametrize("threads", [1, 2, 3])
 def test_counts_do_not_depend_on_threads_or_chunks(threads: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Threads take chunks of roots from a shared queue; the counts are the same whoever took which."""
+    """Threads take chunks of batches from a shared queue; the counts are the same whoever took which, and
+    a search queue that starts too small grows."""
     import numba
 
     import exquisite.access.kernels as kernels
@@ -247,7 +248,8 @@ def test_counts_do_not_depend_on_threads_or_chunks(threads: int, monkeypatch: py
     dest_cats = rng.integers(0, 3, 120)
     thresholds = [10.0, 25.0, 40.0]
     want = _reference_counts(indptr, indices, weights, dest_nodes, dest_cats, 3, thresholds, None)
-    monkeypatch.setattr(kernels, "_MIN_CHUNK", 1)  # many small chunks
+    monkeypatch.setattr(kernels, "_CHUNKS_PER_THREAD", 10_000)  # chunks of one batch
+    monkeypatch.setattr(kernels, "_QUEUE_PER_CORE_NODE", 0)  # queues that must grow
     before = numba.get_num_threads()
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:

@@ -11,11 +11,13 @@ Both work on node ids of a graph whose points of interest are nodes already (see
 :mod:`exquisite.network.augment`), so a distance is exact along the edges. Memory grows with the graph and the
 number of targets, never with targets × destinations.
 
-The counting searches, one per root, are the bulk of the work. They run over the graph's core only — its
-chains of degree-2 nodes and its pendant paths contracted (see :mod:`exquisite.access.contraction`) — and
-give each chain's nodes their distances from the chain's ends afterwards; a bucket queue stands in for the
-heap, and the relaxations are written without branches. Every distance is summed edge by edge in the same
-order as a plain Dijkstra over the whole graph would, so the counts are exactly the same.
+The counting searches are the bulk of the work. They run over the graph's core only — its chains of
+degree-2 nodes and its pendant paths contracted (see :mod:`exquisite.access.contraction`) — eight roots at a
+time, one per lane of a vector (see :mod:`exquisite.access.lanes`): a node holds its distances from the eight
+roots in one cache line and relaxes them with one instruction, and nearby roots share most of their ground.
+Each chain's nodes get their distances from the chain's ends afterwards. Every distance is summed edge by
+edge in the same order as a plain Dijkstra from its root over the whole graph would, so the counts are
+exactly the same.
 """
 
 from __future__ import annotations
@@ -38,6 +40,14 @@ from exquisite.access.contraction import (
     LINK_THROUGH_B,
     ChainContraction,
     contract_chains,
+)
+from exquisite.access.lanes import (
+    LANES,
+    lanes_lower,
+    lanes_may_lower,
+    lanes_min,
+    lanes_set,
+    lanes_weight_within,
 )
 
 _INF = np.inf
@@ -211,25 +221,26 @@ def multi_source_distances(
 
 #: Width (metres) of a bucket of the counting searches' bucket queue; at most this many buckets per search.
 _BUCKET_M = 2.0
-#: 2**-51: four times the unit roundoff of float64, the slack of a summed chain length (see _count_from_root).
+#: 2**-51: four times the unit roundoff of float64, the slack of a summed chain length (see _search_batch).
 _ULP_51 = 2.0**-51
 _MAX_BUCKETS = 1 << 16
 
 
 class _Workspace(NamedTuple):
-    """One thread's working arrays for :func:`_count_from_root` (see :func:`_workspace`)."""
+    """One thread's working arrays for :func:`_search_batch` and :func:`_tally_batch`."""
 
-    state: np.ndarray  # per core node: distance, distance last expanded at (inf: not yet), entry groups
-    touched: np.ndarray  # core nodes with a finite distance, each once
+    dist: np.ndarray  # rows of LANES distances: the core nodes, then the rows named by _row_* below
+    queued: np.ndarray  # bucket of each core node's live queue entry, -1: none
+    seen: np.ndarray  # core node has a finite distance in some lane
+    touched: np.ndarray  # core nodes seen, each once
     head: np.ndarray  # first pool entry of each bucket, -1 when empty
-    pool: np.ndarray  # per queued entry: node, next entry of its bucket (-1: none)
-    pending: np.ndarray  # (core node, entry) into a chain whose far end was not expanded yet
-    todo: np.ndarray  # entries into chains to tally at one node's expansion
-    chain_dist: np.ndarray  # distances of one chain's nodes
+    own: np.ndarray  # (LANES,): first chain slot of each lane's root's own chain, -1: on the core
+    weights: np.ndarray  # (LANES,): what each lane adds to a count (0: no root in the lane)
+    kept: np.ndarray  # (LANES,): the weights less the lanes whose own chain is being tallied
 
 
 class _Targets(NamedTuple):
-    """What a reached slot adds to the counts (see :func:`_tally`)."""
+    """What a reached slot adds to the counts (see :func:`_tally_batch`)."""
 
     from_destinations: bool
     by_slot: bool  # count rows are slots (with from_destinations), not target rows
@@ -242,298 +253,328 @@ class _Targets(NamedTuple):
 
 @njit(cache=True)
 def _workspace(core: ChainContraction, n_buckets: int) -> _Workspace:
-    """Working arrays for searches over ``core`` with ``n_buckets`` buckets, ready for the first root."""
+    """Working arrays for searches over ``core`` with ``n_buckets`` buckets, ready for the first batch."""
     n_core = core.n_core
-    n_entries = core.entries.shape[0]
-    state = np.full((n_core, 4), _INF)
-    # Beside the distances, as a search reads them together: the node's entry groups, 32 bits each.
-    groups = state.view(np.int64)
-    groups[:, 2] = core.indptr[:-1] | (core.group_ptr[:, 0] << 32)
-    groups[:, 3] = core.group_ptr[:, 1] | (core.indptr[1:] << 32)
-    max_degree = 1
-    for u in range(n_core):
-        max_degree = max(max_degree, core.indptr[u + 1] - core.indptr[u])
     return _Workspace(
-        state,
-        np.empty(n_core + 1, dtype=np.int64),  # (+1: a relaxation writes one ahead)
+        np.full((n_core + 2 + core.max_chain) * LANES, _INF),
+        np.full(n_core, -1, dtype=np.int64),
+        np.zeros(n_core, dtype=np.bool_),
+        np.empty(n_core + 1, dtype=np.int64),
         np.full(n_buckets, -1, dtype=np.int64),
-        np.empty((2 * (n_entries + n_core) + 16, 2), dtype=np.int64),
-        np.empty((n_entries, 2), dtype=np.int64),
-        np.empty(max_degree, dtype=np.int64),
-        np.empty(core.max_chain, dtype=np.float64),
+        np.full(LANES, -1, dtype=np.int64),
+        np.zeros(LANES, dtype=np.int64),
+        np.zeros(LANES, dtype=np.int64),
     )
 
 
-@njit(cache=True, inline="always")
-def _relax(
-    ws: _Workspace, top: int, n_touched: int, node: int, d: float, cutoff: float, inv_width: float
-) -> tuple[int, int]:
-    """Lower ``node``'s distance to ``d`` if that is shorter and within ``cutoff``, and queue it.
-
-    Written without branches (the outcome is a coin toss to the CPU): the queue entry is always written,
-    and kept only if the distance improved. Returns the new pool size and number of touched nodes.
-    """
-    old = ws.state[node, 0]
-    improve = (d <= cutoff) & (d < old)
-    ws.touched[n_touched] = node
-    n_touched += improve & (old == _INF)
-    ws.state[node, 0] = d if improve else old
-    bucket = np.int64(min(d, cutoff) * inv_width)
-    ws.pool[top, 0] = node
-    ws.pool[top, 1] = ws.head[bucket]
-    ws.head[bucket] = top if improve else ws.head[bucket]
-    return top + improve, n_touched
-
-
-@njit(cache=True, inline="always")
-def _chain_distances(w: np.ndarray, base: int, k: int, dist_a: float, dist_b: float, out: np.ndarray) -> None:
-    """Distances of a chain's ``k`` nodes into ``out[:k]``, given its ends' (``inf``: not reached).
-
-    ``w[base + i]`` joins node ``i - 1`` (end A for ``i == 0``) to node ``i``, ``w[base + k]`` node
-    ``k - 1`` to end B (not read when ``dist_b`` is ``inf``). Each distance is summed edge by edge from the
-    end, as the plain search would; beyond the cutoff they are too large, not exact.
-    """
-    d = dist_a
-    for i in range(k):
-        d += w[base + i]
-        out[i] = d
-    if dist_b < _INF:
-        d = dist_b
-        for i in range(k - 1, -1, -1):
-            d += w[base + i + 1]
-            out[i] = min(out[i], d)
-
-
-@njit(cache=True, inline="always")
-def _far_end(kind: int, d_here: float, d_far: float) -> float:
-    """The distance at the far end of a chain of ``kind``, ``d_here`` at this end, ``d_far`` at the other."""
-    if kind == LINK_PENDANT:
-        return _INF
-    return d_here if kind == LINK_LOOP else d_far
-
-
-@njit(cache=True, inline="always")
-def _add(
-    counts: np.ndarray, tg: _Targets, slot: int, d: float, sign: int, row: int, item_lo: int, item_hi: int
-) -> None:
-    """Add ``sign`` times the tally of ``slot`` reached at distance ``d`` (see :func:`_tally`)."""
-    k0 = 0
-    for k in range(tg.thresholds.shape[0] - 1):  # no branch: thresholds are few, d anywhere below
-        k0 += tg.thresholds[k] < d
-    if tg.from_destinations:
-        row = slot if tg.by_slot else tg.slot_row[slot]
-        if row >= 0:
-            for it in range(item_lo, item_hi):
-                counts[tg.item_cat[it], k0, row] += sign * tg.item_mult[it]
-    else:
-        for it in range(tg.slot_item_ptr[slot], tg.slot_item_ptr[slot + 1]):
-            counts[tg.item_cat[it], k0, row] += sign * tg.item_mult[it]
-
-
-@njit(cache=True, inline="always")
-def _add_chain(
-    counts: np.ndarray,
-    tg: _Targets,
-    core: ChainContraction,
-    ws: _Workspace,
-    j: int,
-    d_here: float,
-    d_far: float,
-    cutoff: float,
-    sign: int,
-    row: int,
-    item_lo: int,
-    item_hi: int,
-) -> None:
-    """Add ``sign`` times the tally of the nodes of the chain core entry ``j`` leads into.
-
-    ``d_here`` is the distance of the entry's core node, ``d_far`` that of the chain's other end.
-    """
-    lk = core.entries[j, ENTRY_LINK]
-    kind = lk & 3
-    w0 = core.entries[j, ENTRY_SEQ]
-    k = core.entries[j + 1, ENTRY_SEQ] - w0
-    if kind != LINK_PENDANT:
-        k -= 1
-    _chain_distances(core.seq_w, w0, k, d_here, d_far, ws.chain_dist)
-    first = core.n_core + (lk >> 2)
-    for q in range(k):
-        d = ws.chain_dist[q]
-        slot = first + k - 1 - q if kind == LINK_THROUGH_B else first + q
-        _add(counts, tg, slot, d, sign * (d <= cutoff), row, item_lo, item_hi)
-
-
 @njit(cache=True)
-def _retract(
+def _search_batch(
     core: ChainContraction,
-    tg: _Targets,
     ws: _Workspace,
-    counts: np.ndarray,
-    u: int,
-    before: float,
-    n_todo: int,
-    cutoff: float,
-    row: int,
-    item_lo: int,
-    item_hi: int,
-) -> None:
-    """Take back the tallies of core node ``u`` and its chains ``ws.todo[:n_todo]`` expanded at ``before``."""
-    _add(counts, tg, u, before, -1, row, item_lo, item_hi)
-    for t in range(n_todo):
-        j = ws.todo[t]
-        d_far = _far_end(core.entries[j, ENTRY_LINK] & 3, before, ws.state[core.entries[j, ENTRY_NODE], 1])
-        _add_chain(counts, tg, core, ws, j, before, d_far, cutoff, -1, row, item_lo, item_hi)
-
-
-@njit(cache=True)
-def _count_from_root(
-    core: ChainContraction,
-    tg: _Targets,
-    ws: _Workspace,
-    counts: np.ndarray,
-    root: int,
-    row: int,
-    item_lo: int,
-    item_hi: int,
+    pool: np.ndarray,
+    roots: np.ndarray,
     cutoff: float,
     bucket_m: float,
-) -> None:
-    """One bounded search from slot ``root`` over the core, tallying every reached node (see :func:`_tally`).
+) -> int:
+    """Bounded searches over the core from up to ``LANES`` root slots at once, one lane each.
 
-    A bucket queue (buckets ``bucket_m`` wide, each a last-in-first-out list) replaces the heap: a node is
-    expanded whenever it comes out with its current distance, so one that improves after its expansion
-    (within one bucket) is expanded again — the distances are the same fixed point of
-    ``d(v) = min(d(u) + w)`` as a heap's. An entry into a chain adds the chain's lengths one at a time, as
-    a search along the chain would, so every distance is the very float the plain search finds.
+    Label-correcting with a bucket queue ordered by the smallest improved distance: a node is expanded
+    whenever one of its lanes improved since it was last expanded, and relaxes all lanes at once (one
+    vector instruction each). Each lane ends at the least fixed point of ``d(v) = min(d(u) + w)`` from its
+    seeds: the very floats a Dijkstra from that root alone finds, chains walked edge by edge.
 
-    A node's tally, and that of each chain it ends, is added when it is expanded (a chain between two core
-    nodes once both ends are), and taken back should it be expanded again at a shorter distance. Chains
-    with one end reached only, and the root's own chain, are tallied after the search.
+    The seeds, the plain edges and the walked chains all feed one relaxation at the bottom of one loop:
+    a helper taking arrays would have Numba count references on every call, which costs more than the
+    relaxation itself.
+
+    Returns the number of touched core nodes (``ws.touched``), or ``-1`` when the pool was too small
+    (the workspace must then be cleared and the batch run again with a larger pool).
     """
     n_core = core.n_core
-    state = ws.state
-    groups = state.view(np.int64)
+    dist = ws.dist
+    seen = ws.seen
+    touched = ws.touched
+    queued = ws.queued
+    head = ws.head
+    own = ws.own
+    scratch = n_core * LANES  # distances walked along a chain, or a seed
     entries = core.entries
     lengths = entries.view(np.float64)
     seq_w = core.seq_w
-    todo = ws.todo
-    pending = ws.pending
-    capacity = ws.pool.shape[0]
+    indptr = core.indptr
+    group_ptr = core.group_ptr
+    chain_w = core.chain_w
+    capacity = pool.shape[0]
     inv_width = 1.0 / bucket_m
+    n_buckets = head.shape[0]
+    if capacity < 2 * LANES:
+        return -1
+    for x in range(LANES):
+        own[x] = -1
     top = 0
     n_touched = 0
-    n_pending = 0
-
-    # The seeds: the root, or the ends of its chain at their distances along it.
-    own = -1  # the root's chain, if it lies on one
-    own_first = -1
-    if root < n_core:
-        top, n_touched = _relax(ws, top, n_touched, root, 0.0, cutoff, inv_width)
-    else:
-        own = core.slot_chain[root - n_core]
-        own_first = core.chain_ptr[own]
-        r = root - n_core - own_first
-        k = core.chain_ptr[own + 1] - own_first
-        base = own_first + own
-        to_a = 0.0
-        for q in range(r, -1, -1):
-            to_a += core.chain_w[base + q]
-        top, n_touched = _relax(ws, top, n_touched, core.chain_a[own], to_a, cutoff, inv_width)
-        if core.chain_b[own] >= 0:
-            to_b = 0.0
-            for q in range(r + 1, k + 1):
-                to_b += core.chain_w[base + q]
-            top, n_touched = _relax(ws, top, n_touched, core.chain_b[own], to_b, cutoff, inv_width)
-
+    n_seeds = 0
+    u = -1  # the node being expanded; -1: the seeds, -2: about to expand the first node
+    j = 0
+    j_end = 0
+    mid = 0
     b = 0
-    n_buckets = ws.head.shape[0]
-    while b < n_buckets:
-        e = ws.head[b]
-        if e < 0:
-            b += 1
+    src = 0
+    add = 0.0
+    while True:
+        # The next row of candidate distances (row src plus add) for core node v.
+        if u == -1:  # the seeds: each lane's root, or the ends of its chain at their distances along it
+            if n_seeds == 2 * roots.shape[0]:
+                u = -2
+                continue
+            lane = n_seeds >> 1
+            far = n_seeds & 1
+            n_seeds += 1
+            root = roots[lane]
+            for x in range(LANES):
+                dist[scratch + x] = _INF
+            if root < n_core:
+                if far:
+                    continue
+                v = root
+                dist[scratch + lane] = 0.0
+            else:
+                c = core.slot_chain[root - n_core]
+                first = core.chain_ptr[c]
+                own[lane] = first
+                r = root - n_core - first
+                d = 0.0
+                if not far:
+                    v = core.chain_a[c]
+                    for q in range(r, -1, -1):
+                        d += chain_w[first + c + q]
+                else:
+                    v = core.chain_b[c]
+                    if v < 0:
+                        continue
+                    for q in range(r + 1, core.chain_ptr[c + 1] - first + 1):
+                        d += chain_w[first + c + q]
+                dist[scratch + lane] = d
+            src = scratch
+            add = 0.0
+        else:
+            if u == -2 or j == j_end:  # expand the next node out of the queue
+                x = -1
+                while b < n_buckets:
+                    e = head[b]
+                    if e < 0:
+                        b += 1
+                        continue
+                    head[b] = pool[e, 1]
+                    x = pool[e, 0]
+                    if queued[x] == b:
+                        break
+                    x = -1  # a stale entry: the node was queued again, sooner, and expanded since
+                if x < 0:
+                    break
+                u = x
+                queued[u] = -1
+                j = indptr[u]
+                mid = group_ptr[u, 0]
+                j_end = group_ptr[u, 1]
+                if top + j_end - j >= capacity:
+                    return -1
+                if j == j_end:
+                    continue
+            at = u * LANES
+            v = entries[j, ENTRY_NODE]
+            j += 1
+            if j <= mid:  # a plain edge
+                src = at
+                add = lengths[j - 1, ENTRY_LENGTH]
+            else:  # into a chain that leads on to another core node
+                s0 = entries[j - 1, ENTRY_SEQ]
+                s1 = entries[j, ENTRY_SEQ]
+                # Walk the chain only if the far end may improve in some lane: the chain's lengths summed
+                # in one go bound the walked sum within (k + 2) * 2**-51 of it (k additions of
+                # non-negative terms, each rounding by at most 2**-53).
+                slack = 1.0 - (s1 - s0 + 2) * _ULP_51
+                if not lanes_may_lower(dist, at, v * LANES, lengths[j - 1, ENTRY_LENGTH], slack, cutoff):
+                    continue
+                lanes_set(dist, scratch, at, seq_w[s0])
+                for q in range(s0 + 1, s1):
+                    lanes_set(dist, scratch, scratch, seq_w[q])
+                src = scratch
+                add = 0.0
+        # Lower v's distances lane by lane where shorter and within the cutoff; queue v if any were.
+        bucket = lanes_lower(dist, src, v * LANES, add, cutoff, inv_width)
+        if bucket < 0:
             continue
-        ws.head[b] = ws.pool[e, 1]
-        u = ws.pool[e, 0]
-        du = state[u, 0]
-        before = state[u, 1]  # inf unless expanded before, at a longer distance
-        if before == du or np.int64(du * inv_width) != b:
-            continue  # a stale entry: the node was expanded at this distance, or reached closer since
-        state[u, 1] = du
-        again = before < _INF
-        lo = groups[u, 2] & 0xFFFFFFFF
-        mid = groups[u, 2] >> 32
-        mid2 = groups[u, 3] & 0xFFFFFFFF
-        hi = groups[u, 3] >> 32
-        if top + hi - lo >= capacity:
-            raise MemoryError("search queue is full")
-        for j in range(lo, mid):  # plain edges
-            nbr = entries[j, ENTRY_NODE]
-            top, n_touched = _relax(ws, top, n_touched, nbr, du + lengths[j, ENTRY_LENGTH], cutoff, inv_width)
-        n_todo = 0  # chains to tally now
-        for j in range(mid, mid2):  # into chains that lead on to another core node
-            nbr = entries[j, ENTRY_NODE]
-            if (entries[j, ENTRY_LINK] >> 2) != own_first:
-                if state[nbr, 1] < _INF:  # the far end is expanded: tally the chain now
-                    todo[n_todo] = j
-                    n_todo += 1
-                elif not again:  # perhaps by the far end, else after the search
-                    pending[n_pending, 0] = u
-                    pending[n_pending, 1] = j
-                    n_pending += 1
-            # Walk the chain only if its far end may improve: the chain's lengths summed in one go bound
-            # the walked sum within (k + 2) * 2**-51 of it (k additions of non-negative terms, each
-            # rounding by at most 2**-53), so a lower bound not below the far end's distance (or past
-            # the cutoff) settles it without the walk.
-            s0 = entries[j, ENTRY_SEQ]
-            s1 = entries[j + 1, ENTRY_SEQ]
-            approx = du + lengths[j, ENTRY_LENGTH]
-            low = approx - approx * ((s1 - s0 + 2) * _ULP_51)
-            if low <= cutoff and low < state[nbr, 0]:
-                d = du
-                for q in range(s0, s1):
-                    d += seq_w[q]
-                top, n_touched = _relax(ws, top, n_touched, nbr, d, cutoff, inv_width)
-        for j in range(mid2, hi):  # into pendant paths and loops
-            if (entries[j, ENTRY_LINK] >> 2) != own_first:
-                todo[n_todo] = j
-                n_todo += 1
-        if again:
-            _retract(core, tg, ws, counts, u, before, n_todo, cutoff, row, item_lo, item_hi)
-        _add(counts, tg, u, du, 1, row, item_lo, item_hi)
-        for t in range(n_todo):
-            j = todo[t]
-            d_far = _far_end(entries[j, ENTRY_LINK] & 3, du, state[entries[j, ENTRY_NODE], 1])
-            _add_chain(counts, tg, core, ws, j, du, d_far, cutoff, 1, row, item_lo, item_hi)
+        if not seen[v]:
+            seen[v] = True
+            touched[n_touched] = v
+            n_touched += 1
+        bucket = max(bucket, b)
+        q = queued[v]
+        if q < 0 or bucket < q:
+            pool[top, 0] = v
+            pool[top, 1] = head[bucket]
+            head[bucket] = top
+            queued[v] = bucket
+            top += 1
+    return n_touched
 
-    # Chains with one end reached only, and the root's own chain.
-    for p in range(n_pending):
-        j = pending[p, 1]
-        if state[entries[j, ENTRY_NODE], 0] == _INF:  # the far end was never reached
-            u = pending[p, 0]
-            _add_chain(counts, tg, core, ws, j, state[u, 0], _INF, cutoff, 1, row, item_lo, item_hi)
-    if own >= 0:
-        a = core.chain_a[own]
-        b = core.chain_b[own]
-        k = core.chain_ptr[own + 1] - own_first
-        base = own_first + own
-        out = ws.chain_dist
-        _chain_distances(core.chain_w, base, k, state[a, 0], state[b, 0] if b >= 0 else _INF, out)
-        r = root - n_core - own_first
-        out[r] = 0.0
-        d = 0.0
-        for q in range(r + 1, k):
-            d += core.chain_w[base + q]
-            out[q] = min(out[q], d)
-        d = 0.0
-        for q in range(r - 1, -1, -1):
-            d += core.chain_w[base + q + 1]
-            out[q] = min(out[q], d)
-        for q in range(k):
-            _add(counts, tg, n_core + own_first + q, out[q], out[q] <= cutoff, row, item_lo, item_hi)
-    for s in range(n_touched):
-        u = ws.touched[s]
-        state[u, 0] = _INF
-        state[u, 1] = _INF
+
+@njit(cache=True)
+def _clear(ws: _Workspace, n_touched: int) -> None:
+    """Make the workspace ready for the next batch (``n_touched < 0``: clear it all)."""
+    dist = ws.dist
+    if n_touched < 0:
+        dist[:] = _INF
+        ws.seen[:] = False
+        ws.queued[:] = -1
+    touched = ws.touched
+    seen = ws.seen
+    for s in range(max(n_touched, 0)):
+        u = touched[s]
+        at = u * LANES
+        for lane in range(LANES):
+            dist[at + lane] = _INF
+        seen[u] = False
+    ws.head[:] = -1
+
+
+@njit(cache=True)
+def _tally_batch(
+    core: ChainContraction,
+    tg: _Targets,
+    ws: _Workspace,
+    counts: np.ndarray,
+    roots: np.ndarray,
+    cat: int,
+    rows: np.ndarray,
+    n_touched: int,
+    cutoff: float,
+) -> None:
+    """Add every slot a batch's searches reached to the counts (cumulative: within each threshold).
+
+    From destinations (all lanes of category ``cat``), a reached slot adds the lanes' weights within each
+    threshold to its row (``by_slot``: the slot itself; else its target row, if any). From targets, each
+    destination item of a reached slot adds its multiplicity to the row of each lane within reach.
+
+    The core nodes reached, then the chains between them (each tallied once: from its A end, or from its B
+    end when the A end was not reached; pendant paths and loops from their one core node), then each lane's
+    own chain, from its ends and along the chain from the root.
+    """
+    n_core = core.n_core
+    n_lanes = roots.shape[0]
+    n_thr = tg.thresholds.shape[0]
+    dist = ws.dist
+    seen = ws.seen
+    own = ws.own
+    weights = ws.weights
+    kept = ws.kept
+    walk = (n_core + 1) * LANES
+    cd = (n_core + 2) * LANES  # the rows of a chain's nodes
+    entries = core.entries
+    seq_w = core.seq_w
+    chain_w = core.chain_w
+    indptr = core.indptr
+    group_ptr = core.group_ptr
+    touched = ws.touched
+    thresholds = tg.thresholds
+    item_cat = tg.item_cat
+    item_mult = tg.item_mult
+    slot_row = tg.slot_row
+    slot_item_ptr = tg.slot_item_ptr
+    from_destinations = tg.from_destinations
+    by_slot = tg.by_slot
+    for s in range(n_touched + n_lanes):
+        if s < n_touched:
+            u = touched[s]
+            at = u * LANES
+            j_lo = group_ptr[u, 0] - 1  # the core node itself, then an entry per chain
+            j_hi = indptr[u + 1]
+        else:
+            lane = s - n_touched
+            if own[lane] < 0:
+                continue
+            j_lo = 0
+            j_hi = 1
+        for j in range(j_lo, j_hi):
+            if s >= n_touched:  # the lane's own chain: in its lane of the chain rows, the other lanes off
+                root = roots[lane]
+                c = core.slot_chain[root - n_core]
+                first = own[lane]
+                k = core.chain_ptr[c + 1] - first
+                base = first + c
+                a = core.chain_a[c]
+                bb = core.chain_b[c]
+                d = dist[a * LANES + lane]
+                for i in range(k):
+                    d += chain_w[base + i]
+                    dist[cd + i * LANES + lane] = d
+                if bb >= 0:
+                    d = dist[bb * LANES + lane]
+                    for i in range(k - 1, -1, -1):
+                        d += chain_w[base + i + 1]
+                        dist[cd + i * LANES + lane] = min(dist[cd + i * LANES + lane], d)
+                r = root - n_core - first
+                dist[cd + r * LANES + lane] = 0.0
+                d = 0.0
+                for i in range(r + 1, k):
+                    d += chain_w[base + i]
+                    dist[cd + i * LANES + lane] = min(dist[cd + i * LANES + lane], d)
+                d = 0.0
+                for i in range(r - 1, -1, -1):
+                    d += chain_w[base + i + 1]
+                    dist[cd + i * LANES + lane] = min(dist[cd + i * LANES + lane], d)
+                for x in range(LANES):
+                    kept[x] = weights[x] if x == lane else 0
+                row0, slot0, step = cd, n_core + first, 1
+            elif j == j_lo:  # the core node itself
+                k = 1
+                for x in range(LANES):
+                    kept[x] = weights[x]
+                row0, slot0, step = at, u, 0
+            else:
+                lk = entries[j, ENTRY_LINK]
+                kind = lk & 3
+                far = entries[j, ENTRY_NODE]
+                if kind == LINK_THROUGH_B and seen[far]:
+                    continue  # tallied from its A end
+                w0 = entries[j, ENTRY_SEQ]
+                k = entries[j + 1, ENTRY_SEQ] - w0
+                if kind != LINK_PENDANT:
+                    k -= 1
+                # The chain's nodes in walking order from u: summed from u, then from the far end.
+                lanes_set(dist, cd, at, seq_w[w0])
+                for i in range(1, k):
+                    lanes_set(dist, cd + i * LANES, cd + (i - 1) * LANES, seq_w[w0 + i])
+                if kind != LINK_PENDANT:
+                    lanes_set(dist, walk, at if kind == LINK_LOOP else far * LANES, seq_w[w0 + k])
+                    lanes_min(dist, cd + (k - 1) * LANES, walk)
+                    for i in range(k - 2, -1, -1):
+                        lanes_set(dist, walk, walk, seq_w[w0 + i + 1])
+                        lanes_min(dist, cd + i * LANES, walk)
+                first = lk >> 2
+                for x in range(LANES):  # a lane's own chain is tallied apart
+                    kept[x] = 0 if own[x] == first else weights[x]
+                row0 = cd
+                if kind == LINK_THROUGH_B:
+                    slot0, step = n_core + first + k - 1, -1
+                else:
+                    slot0, step = n_core + first, 1
+            for i in range(k):
+                slot = slot0 + step * i
+                row_at = row0 + i * LANES
+                if from_destinations:
+                    row = slot if by_slot else slot_row[slot]
+                    if row >= 0:
+                        for t in range(n_thr):
+                            counts[cat, t, row] += lanes_weight_within(dist, row_at, kept, thresholds[t])
+                else:
+                    for it in range(slot_item_ptr[slot], slot_item_ptr[slot + 1]):
+                        for x in range(n_lanes):
+                            if kept[x] != 0:
+                                d = dist[row_at + x]
+                                for t in range(n_thr):
+                                    counts[item_cat[it], t, rows[x]] += item_mult[it] * (d <= thresholds[t])
 
 
 @njit(cache=True, nogil=True)
@@ -542,61 +583,73 @@ def _tally_chunk(
     tg: _Targets,
     ws: _Workspace,
     counts: np.ndarray,
-    roots: np.ndarray,
-    root_row: np.ndarray,
-    root_item_ptr: np.ndarray,
+    lane_slot: np.ndarray,
+    lane_cat: np.ndarray,
+    lane_weight: np.ndarray,
+    batch_ptr: np.ndarray,
     lo: int,
     hi: int,
     bucket_m: float,
+    pool_rows: int,
 ) -> None:
-    """Bounded searches from roots ``lo … hi - 1`` into one thread's ``counts`` (see :func:`_tally`)."""
+    """Batches ``lo … hi - 1`` (lanes ``batch_ptr[i] … batch_ptr[i + 1] - 1``) into one thread's counts.
+
+    The search queue starts with ``pool_rows`` entries and doubles whenever a batch needs more.
+    """
     cutoff = tg.thresholds[tg.thresholds.shape[0] - 1]
+    pool = np.empty((pool_rows, 2), dtype=np.int64)
+    rows = np.empty(LANES, dtype=np.int64)
     for i in range(lo, hi):
-        if tg.from_destinations:
-            row, item_lo, item_hi = -1, root_item_ptr[i], root_item_ptr[i + 1]
-        else:
-            row, item_lo, item_hi = root_row[i], 0, 0
-        _count_from_root(core, tg, ws, counts, roots[i], row, item_lo, item_hi, cutoff, bucket_m)
+        start, stop = batch_ptr[i], batch_ptr[i + 1]
+        batch = lane_slot[start:stop]
+        for x in range(LANES):
+            ws.weights[x] = lane_weight[start + x] if x < stop - start else 0
+            rows[x] = lane_cat[start + x] if x < stop - start else -1  # from targets: the lane's row
+        while True:
+            n_touched = _search_batch(core, ws, pool, batch, cutoff, bucket_m)
+            if n_touched >= 0:
+                break
+            _clear(ws, -1)  # a full pool: start the batch again, with a larger one
+            pool = np.empty((2 * pool.shape[0], 2), dtype=np.int64)
+        _tally_batch(core, tg, ws, counts, batch, lane_cat[start], rows, n_touched, cutoff)
+        _clear(ws, n_touched)
 
 
-#: Roots per chunk handed to a thread: enough to amortise a call, few enough to balance busy cores.
+#: Batches per chunk handed to a thread: enough to amortise a call, few enough to balance busy cores.
 _CHUNKS_PER_THREAD = 24
-_MIN_CHUNK = 8
+#: Entries of a search queue to start with, per core node (a batch typically queues fewer than 1.5).
+_QUEUE_PER_CORE_NODE = 4
 
 
 def _tally(
     core: ChainContraction,
     tg: _Targets,
-    roots: np.ndarray,
-    root_row: np.ndarray,
-    root_item_ptr: np.ndarray,
+    lane_slot: np.ndarray,
+    lane_cat: np.ndarray,
+    lane_weight: np.ndarray,
+    batch_ptr: np.ndarray,
     n_rows: int,
     n_cat: int,
     n_threads: int,
 ) -> np.ndarray:
-    """Bounded search from each root slot, tallying each (category, first threshold reached) per target row.
+    """Run the batches on ``n_threads`` threads; return the counts ``(n_cat, n_thresholds, n_rows)``.
 
-    ``tg.from_destinations``: roots are destination slots carrying items ``root_item_ptr``; each reached
-    slot that is a target (``tg.slot_row >= 0``) gains the root's items. Otherwise roots are target slots
-    (row ``root_row``) and each reached destination slot (``tg.slot_item_ptr``) adds its items to the
-    root's row. Returns ``(n_cat, n_thresholds, n_rows)`` counts at the first threshold reached only; the
-    caller sums them up over thresholds.
-
-    ``n_threads`` threads (the compiled searches release the GIL) take chunks of consecutive roots —
-    neighbours, so a thread's consecutive searches find their part of the graph still in cache — from one
-    shared queue, so a thread on a core busy with other work simply takes fewer chunks. Each thread adds
-    into its own counts; their sum does not depend on who took which chunk.
+    The compiled searches release the GIL; threads take chunks of consecutive batches (neighbours, so a
+    thread's consecutive searches find their part of the graph still in cache) from one shared queue, so a
+    thread on a core busy with other work simply takes fewer. Each thread adds into its own counts; their
+    sum does not depend on who took which chunk.
     """
     thresholds = tg.thresholds
     n_thr = thresholds.shape[0]
     cutoff = float(thresholds[n_thr - 1])
-    n_roots = roots.shape[0]
+    n_batches = batch_ptr.shape[0] - 1
     bucket_m = max(_BUCKET_M, cutoff / (_MAX_BUCKETS - 2))
     n_buckets = max(int(cutoff / bucket_m), 0) + 2
-    n_threads = max(1, min(n_threads, n_roots))
+    n_threads = max(1, min(n_threads, n_batches))
     partial = np.zeros((n_threads, n_cat, n_thr, n_rows), dtype=np.int32)
-    chunk = max(_MIN_CHUNK, -(-n_roots // (n_threads * _CHUNKS_PER_THREAD)))
-    starts = iter(range(0, n_roots, chunk))
+    chunk = max(1, -(-n_batches // (n_threads * _CHUNKS_PER_THREAD)))
+    pool_rows = _QUEUE_PER_CORE_NODE * core.n_core + 2 * LANES
+    starts = iter(range(0, n_batches, chunk))
     lock = threading.Lock()
 
     def work(t: int) -> None:
@@ -606,8 +659,21 @@ def _tally(
                 lo = next(starts, None)
             if lo is None:
                 return
-            hi = min(lo + chunk, n_roots)
-            _tally_chunk(core, tg, ws, partial[t], roots, root_row, root_item_ptr, lo, hi, bucket_m)
+            hi = min(lo + chunk, n_batches)
+            _tally_chunk(
+                core,
+                tg,
+                ws,
+                partial[t],
+                lane_slot,
+                lane_cat,
+                lane_weight,
+                batch_ptr,
+                lo,
+                hi,
+                bucket_m,
+                pool_rows,
+            )
 
     if n_threads == 1:
         work(0)
@@ -616,6 +682,20 @@ def _tally(
             for done in [pool.submit(work, t) for t in range(n_threads)]:
                 done.result()
     return partial.sum(axis=0, dtype=np.int32)
+
+
+def _batches(keys: np.ndarray) -> np.ndarray:
+    """Start of each batch of at most ``LANES`` consecutive lanes with the same key, and the end."""
+    n = keys.shape[0]
+    if n == 0:
+        return np.zeros(1, dtype=np.int64)
+    run_start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    run_len = np.diff(np.r_[run_start, n])
+    per_run = -(-run_len // LANES)
+    starts = np.repeat(run_start, per_run) + LANES * (
+        np.arange(per_run.sum()) - np.repeat(np.cumsum(per_run) - per_run, per_run)
+    )
+    return np.r_[starts, n].astype(np.int64)
 
 
 def counts_within(
@@ -662,28 +742,34 @@ def counts_within(
     node_row = np.full(n_nodes, -1, dtype=np.int64)
     node_row[targets] = np.arange(targets.shape[0])
 
-    # Group destinations into (node, category, multiplicity) items, sorted by node.
+    # Group destinations into (node, category, multiplicity) items.
     dnodes = np.asarray(destination_nodes, dtype=np.int64)
     dcats = np.asarray(destination_categories, dtype=np.int64)
     if dnodes.size == 0:
         return np.zeros((targets.shape[0], n_categories, thresholds.shape[0]), dtype=np.int32)
     pairs, mult = np.unique(np.stack([dnodes, dcats], axis=1), axis=0, return_counts=True)
-    item_node, item_cat, item_mult = pairs[:, 0], pairs[:, 1], mult.astype(np.int32)
-    uniq_nodes, first = np.unique(item_node, return_index=True)
-    root_item_ptr = np.append(first, item_node.shape[0]).astype(np.int64)
+    item_node, item_cat, item_mult = pairs[:, 0], pairs[:, 1], mult.astype(np.int64)
 
     # Search the contracted core; every node id below becomes a slot (see exquisite.access.contraction).
     core = contract_chains(indptr, indices, weights)
     if core.entries.shape[0] >= 1 << 31:
         raise ValueError("graph too large: the core has more than 2**31 entries")
     slot_row = node_row[core.slot_node]
-    from_destinations = uniq_nodes.shape[0] <= targets.shape[0]
+    item_slot = core.node_slot[item_node]
+    from_destinations = np.unique(item_node).shape[0] <= targets.shape[0]
     if from_destinations:
-        roots, root_row = core.node_slot[uniq_nodes], np.empty(0, dtype=np.int64)
+        # A lane per item, in batches of one category, neighbours (by slot) together.
+        order = np.lexsort((item_slot, item_cat))
+        lane_slot, lane_cat, lane_weight = item_slot[order], item_cat[order], item_mult[order]
+        batch_ptr = _batches(lane_cat)
         slot_item_ptr = np.zeros(1, dtype=np.int64)
     else:
-        roots, root_row = core.node_slot[targets], np.arange(targets.shape[0], dtype=np.int64)
-        item_slot = core.node_slot[item_node]
+        # A lane per target (its row in lane_cat), neighbours (by slot) together.
+        target_slot = core.node_slot[targets]
+        order = np.argsort(target_slot, kind="stable")
+        lane_slot, lane_cat = target_slot[order], order.astype(np.int64)
+        lane_weight = np.ones(order.shape[0], dtype=np.int64)
+        batch_ptr = _batches(np.zeros(order.shape[0], dtype=np.int64))
         order = np.argsort(item_slot, kind="stable")
         item_cat, item_mult = item_cat[order], item_mult[order]
         slot_item_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
@@ -693,19 +779,20 @@ def counts_within(
     targets_info = _Targets(
         from_destinations, by_slot, slot_row, slot_item_ptr, item_cat, item_mult, thresholds
     )
-    first_reached = _tally(
+    counts = _tally(
         core,
         targets_info,
-        roots,
-        root_row,
-        root_item_ptr,
+        lane_slot,
+        lane_cat,
+        lane_weight,
+        batch_ptr,
         n_nodes if by_slot else targets.shape[0],
         int(n_categories),
         numba.get_num_threads(),
     )
     if by_slot:
-        first_reached = first_reached[:, :, core.node_slot[targets]]
-    return np.ascontiguousarray(np.cumsum(first_reached, axis=1, dtype=np.int32).transpose(2, 0, 1))
+        counts = counts[:, :, core.node_slot[targets]]
+    return np.ascontiguousarray(counts.transpose(2, 0, 1))
 
 
 def _as_csr(
