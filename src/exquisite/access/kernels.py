@@ -12,9 +12,10 @@ Both work on node ids of a graph whose points of interest are nodes already (see
 number of targets, never with targets × destinations.
 
 The counting searches are the bulk of the work. They run over the graph's core only — its chains of
-degree-2 nodes and its pendant paths contracted (see :mod:`exquisite.access.contraction`) — eight roots at a
-time, one per lane of a vector (see :mod:`exquisite.access.lanes`): a node holds its distances from the eight
-roots in one cache line and relaxes them with one instruction, and nearby roots share most of their ground.
+degree-2 nodes and its pendant paths contracted (see :mod:`exquisite.access.contraction`) — sixteen roots of
+one category at a time, one per lane of a vector (see :mod:`exquisite.access.lanes`): a node holds its
+distances from the sixteen roots side by side and relaxes them with a few vector instructions, and nearby
+roots share most of their ground.
 Each chain's nodes get their distances from the chain's ends afterwards. Every distance is summed edge by
 edge in the same order as a plain Dijkstra from its root over the whole graph would, so the counts are
 exactly the same.
@@ -279,8 +280,8 @@ def _search_batch(
     """Bounded searches over the core from up to ``LANES`` root slots at once, one lane each.
 
     Label-correcting with a bucket queue ordered by the smallest improved distance: a node is expanded
-    whenever one of its lanes improved since it was last expanded, and relaxes all lanes at once (one
-    vector instruction each). Each lane ends at the least fixed point of ``d(v) = min(d(u) + w)`` from its
+    whenever one of its lanes improved since it was last expanded, and relaxes all lanes at once (a few
+    vector instructions). Each lane ends at the least fixed point of ``d(v) = min(d(u) + w)`` from its
     seeds: the very floats a Dijkstra from that root alone finds, chains walked edge by edge.
 
     The seeds, the plain edges and the walked chains all feed one relaxation at the bottom of one loop:
@@ -401,22 +402,22 @@ def _search_batch(
                     lanes_set(dist, scratch, scratch, seq_w[q])
                 src = scratch
                 add = 0.0
-        # Lower v's distances lane by lane where shorter and within the cutoff; queue v if any were.
+        # Lower v's distances lane by lane where shorter and within the cutoff; queue v if any were,
+        # without branches (whether a lane improved is a coin toss to the CPU): the queue entry is always
+        # written, and kept only if v is to be queued (not already, in this bucket or a sooner one).
         bucket = lanes_lower(dist, src, v * LANES, add, cutoff, inv_width)
-        if bucket < 0:
-            continue
-        if not seen[v]:
-            seen[v] = True
-            touched[n_touched] = v
-            n_touched += 1
+        improved = bucket >= 0
+        touched[n_touched] = v
+        n_touched += improved & (not seen[v])
+        seen[v] |= improved
         bucket = max(bucket, b)
         q = queued[v]
-        if q < 0 or bucket < q:
-            pool[top, 0] = v
-            pool[top, 1] = head[bucket]
-            head[bucket] = top
-            queued[v] = bucket
-            top += 1
+        push = improved & ((q < 0) | (bucket < q))
+        pool[top, 0] = v
+        pool[top, 1] = head[bucket]
+        head[bucket] = top if push else head[bucket]
+        queued[v] = bucket if push else q
+        top += push
     return n_touched
 
 
