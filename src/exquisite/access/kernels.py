@@ -682,7 +682,9 @@ def _tally(
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
             for done in [pool.submit(work, t) for t in range(n_threads)]:
                 done.result()
-    return partial.sum(axis=0, dtype=np.int32)
+    for t in range(1, n_threads):
+        partial[0] += partial[t]
+    return partial[0]
 
 
 def _batches(keys: np.ndarray) -> np.ndarray:
@@ -748,8 +750,9 @@ def counts_within(
     dcats = np.asarray(destination_categories, dtype=np.int64)
     if dnodes.size == 0:
         return np.zeros((targets.shape[0], n_categories, thresholds.shape[0]), dtype=np.int32)
-    pairs, mult = np.unique(np.stack([dnodes, dcats], axis=1), axis=0, return_counts=True)
-    item_node, item_cat, item_mult = pairs[:, 0], pairs[:, 1], mult.astype(np.int64)
+    n_cat = max(int(n_categories), 1)
+    keys, mult = np.unique(dnodes * n_cat + dcats, return_counts=True)
+    item_node, item_cat, item_mult = keys // n_cat, keys % n_cat, mult.astype(np.int64)
 
     # Search the contracted core; every node id below becomes a slot (see exquisite.access.contraction).
     core = contract_chains(indptr, indices, weights)
