@@ -450,7 +450,6 @@ def _tally_batch(
     cat: int,
     rows: np.ndarray,
     n_touched: int,
-    cutoff: float,
 ) -> None:
     """Add every slot a batch's searches reached to the counts (cumulative: within each threshold).
 
@@ -586,6 +585,7 @@ def _tally_chunk(
     counts: np.ndarray,
     lane_slot: np.ndarray,
     lane_cat: np.ndarray,
+    lane_row: np.ndarray,
     lane_weight: np.ndarray,
     batch_ptr: np.ndarray,
     lo: int,
@@ -595,7 +595,9 @@ def _tally_chunk(
 ) -> None:
     """Batches ``lo … hi - 1`` (lanes ``batch_ptr[i] … batch_ptr[i + 1] - 1``) into one thread's counts.
 
-    The search queue starts with ``pool_rows`` entries and doubles whenever a batch needs more.
+    A lane searches from slot ``lane_slot``; from destinations it carries ``lane_weight`` destinations of
+    category ``lane_cat`` (one category per batch), from targets it counts into row ``lane_row``. The search
+    queue starts with ``pool_rows`` entries and doubles whenever a batch needs more.
     """
     cutoff = tg.thresholds[tg.thresholds.shape[0] - 1]
     pool = np.empty((pool_rows, 2), dtype=np.int64)
@@ -605,14 +607,14 @@ def _tally_chunk(
         batch = lane_slot[start:stop]
         for x in range(LANES):
             ws.weights[x] = lane_weight[start + x] if x < stop - start else 0
-            rows[x] = lane_cat[start + x] if x < stop - start else -1  # from targets: the lane's row
+            rows[x] = lane_row[start + x] if x < stop - start else -1
         while True:
             n_touched = _search_batch(core, ws, pool, batch, cutoff, bucket_m)
             if n_touched >= 0:
                 break
             _clear(ws, -1)  # a full pool: start the batch again, with a larger one
             pool = np.empty((2 * pool.shape[0], 2), dtype=np.int64)
-        _tally_batch(core, tg, ws, counts, batch, lane_cat[start], rows, n_touched, cutoff)
+        _tally_batch(core, tg, ws, counts, batch, lane_cat[start], rows, n_touched)
         _clear(ws, n_touched)
 
 
@@ -627,6 +629,7 @@ def _tally(
     tg: _Targets,
     lane_slot: np.ndarray,
     lane_cat: np.ndarray,
+    lane_row: np.ndarray,
     lane_weight: np.ndarray,
     batch_ptr: np.ndarray,
     n_rows: int,
@@ -668,6 +671,7 @@ def _tally(
                 partial[t],
                 lane_slot,
                 lane_cat,
+                lane_row,
                 lane_weight,
                 batch_ptr,
                 lo,
@@ -765,15 +769,17 @@ def counts_within(
         # A lane per item, in batches of one category, neighbours (by slot) together.
         order = np.lexsort((item_slot, item_cat))
         lane_slot, lane_cat, lane_weight = item_slot[order], item_cat[order], item_mult[order]
+        lane_row = np.full(order.shape[0], -1, dtype=np.int64)
         batch_ptr = _batches(lane_cat)
         slot_item_ptr = np.zeros(1, dtype=np.int64)
     else:
-        # A lane per target (its row in lane_cat), neighbours (by slot) together.
+        # A lane per target, neighbours (by slot) together.
         target_slot = core.node_slot[targets]
         order = np.argsort(target_slot, kind="stable")
-        lane_slot, lane_cat = target_slot[order], order.astype(np.int64)
+        lane_slot, lane_row = target_slot[order], order.astype(np.int64)
+        lane_cat = np.zeros(order.shape[0], dtype=np.int64)
         lane_weight = np.ones(order.shape[0], dtype=np.int64)
-        batch_ptr = _batches(np.zeros(order.shape[0], dtype=np.int64))
+        batch_ptr = _batches(lane_cat)
         order = np.argsort(item_slot, kind="stable")
         item_cat, item_mult = item_cat[order], item_mult[order]
         slot_item_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
@@ -788,6 +794,7 @@ def counts_within(
         targets_info,
         lane_slot,
         lane_cat,
+        lane_row,
         lane_weight,
         batch_ptr,
         n_nodes if by_slot else targets.shape[0],
