@@ -259,6 +259,28 @@ def test_counts_do_not_depend_on_threads_or_chunks(threads: int, monkeypatch: py
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("dense_core_nodes", [1, 1_000_000_000])
+def test_counts_with_categories_alone_or_sharing_batches(
+    dense_core_nodes: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Destinations of a sparse category share their batches with other sparse ones (a batch then holds
+    lanes of several categories, each counted on its own); the counts are the same either way."""
+    import exquisite.access.kernels as kernels
+
+    indptr, indices, weights = _random_network(11)
+    n = indptr.shape[0] - 1
+    rng = np.random.default_rng(11)
+    dest_nodes = rng.integers(0, n, 90)
+    dest_cats = rng.integers(0, 5, 90)
+    dest_cats[:3] = 4  # (and one category with a node twice)
+    dest_nodes[1] = dest_nodes[0]
+    thresholds = [5.0, 20.0, 45.0]
+    want = _reference_counts(indptr, indices, weights, dest_nodes, dest_cats, 6, thresholds, None)
+    monkeypatch.setattr(kernels, "_DENSE_CORE_NODES", dense_core_nodes)
+    got = counts_within(indptr, indices, weights, dest_nodes, dest_cats, 6, thresholds)
+    np.testing.assert_array_equal(got, want)
+
+
 def _tree_network(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A cycle of junctions with branching dead-end trees (lengths in tenths of a metre, whose sums round
     differently in different orders), hanging off junctions, chain nodes and each other; parallel edges and

@@ -138,16 +138,16 @@ def lanes_min(typingctx, dist, dst, src):
 
 
 @intrinsic
-def lanes_weight_within(typingctx, dist, at, weights, threshold):
-    """Sum of ``weights[lane]`` over the lanes whose distance in the row at ``at`` is within ``threshold``."""
+def lanes_weight_within(typingctx, dist, at, weights, weights_at, threshold):
+    """Sum of ``weights[weights_at + lane]`` over the lanes of the row at ``at`` within ``threshold``."""
     if not _is_f64_array(dist) or not (isinstance(weights, types.Array) and weights.dtype == types.int64):
         return None
-    sig = types.int64(dist, types.int64, weights, types.float64)
+    sig = types.int64(dist, types.int64, weights, types.int64, types.float64)
 
     def codegen(context, builder, signature, args):
-        arr, at_v, w_arr, thr_v = args
+        arr, at_v, w_arr, w_at, thr_v = args
         p_row = _row(context, builder, signature.args[0], arr, at_v)
-        p_w = _row(context, builder, signature.args[2], w_arr, ir.Constant(_I64, 0), _VI)
+        p_w = _row(context, builder, signature.args[2], w_arr, w_at, _VI)
         within = builder.fcmp_ordered("<=", builder.load(p_row, align=8), _splat(builder, thr_v))
         picked = builder.select(within, builder.load(p_w, align=8), ir.Constant(_VI, [0] * LANES))
         return _reduce(builder, f"llvm.vector.reduce.add.v{LANES}i64", picked, _I64)
