@@ -236,7 +236,13 @@ def _profile_ours(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
     """
     import numba
 
-    from exquisite.access.kernels import _bounded_dijkstra, _scratch, counts_within, multi_source_distances
+    from exquisite.access.kernels import (
+        _bounded_dijkstra,
+        _bucket_width,
+        _scratch,
+        counts_within,
+        multi_source_distances,
+    )
 
     g = engine.graph
     thr = np.asarray(engine.thresholds)
@@ -301,19 +307,18 @@ def _profile_ours(engine: Any, args: argparse.Namespace) -> dict[str, Any]:
     # size of a bounded search from a destination node (sample), and time per settled node
     rng = np.random.default_rng(0)
     sample = rng.choice(roots, size=min(300, roots.shape[0]), replace=False)
-    dist, heap, settled = _scratch(g.n_nodes, engine.indices.shape[0])
+    cutoff = float(thr[-1])
+    width = _bucket_width(cutoff)
+    dist, head, pool, settled = _scratch(g.n_nodes, engine.indices.shape[0], cutoff, width)
     sizes = []
     one = np.empty(1, dtype=np.int64)
-    _bounded_dijkstra(
-        engine.indptr, engine.indices, engine.weights, sample[:1], engine.cutoff, dist, heap, settled
-    )  # compile / warm
+    csr = (engine.indptr, engine.indices, engine.weights)
+    _bounded_dijkstra(*csr, sample[:1], cutoff, width, dist, head, pool, settled)  # compile / warm
     dist[:] = np.inf
     t0 = time.perf_counter()
     for r in sample:
         one[0] = r
-        k = _bounded_dijkstra(
-            engine.indptr, engine.indices, engine.weights, one, thr[-1], dist, heap, settled
-        )
+        k = _bounded_dijkstra(*csr, one, cutoff, width, dist, head, pool, settled)
         dist[settled[:k]] = np.inf
         sizes.append(k)
     spent = time.perf_counter() - t0

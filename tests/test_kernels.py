@@ -281,6 +281,29 @@ def test_counts_with_categories_alone_or_sharing_batches(
     np.testing.assert_array_equal(got, want)
 
 
+def test_nearest_search_queue_grows_and_cutoff_is_checked() -> None:
+    """A search whose queue starts too small gets a larger one, with the same distances; an infinite or
+    negative cutoff is refused with a clear message."""
+    from exquisite.access.kernels import _bounded_dijkstra, _bucket_width, _scratch
+
+    indptr, indices, weights = _random_network(5)
+    n = indptr.shape[0] - 1
+    roots = np.array([0, 7, 7, 31])
+    want = _reference_distances(indptr, indices, weights, roots).min(axis=0)
+    want[want > 60.0] = np.inf
+    dist, head, _, touched = _scratch(n, indices.shape[0], 60.0, _bucket_width(60.0))
+    tiny = np.empty((1, 2), dtype=np.int64)
+    k = _bounded_dijkstra(
+        indptr, indices, weights, roots, 60.0, _bucket_width(60.0), dist, head, tiny, touched
+    )
+    np.testing.assert_array_equal(dist, want)
+    assert sorted(touched[:k]) == sorted(np.flatnonzero(np.isfinite(want)))
+    assert (head == -1).all()
+    for bad in (np.inf, -1.0):
+        with pytest.raises(ValueError, match="cutoff must be a finite distance"):
+            multi_source_distances(indptr, indices, weights, [roots], bad)
+
+
 def _tree_network(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A cycle of junctions with branching dead-end trees (lengths in tenths of a metre, whose sums round
     differently in different orders), hanging off junctions, chain nodes and each other; parallel edges and

@@ -53,53 +53,14 @@ from exquisite.access.lanes import (
 
 _INF = np.inf
 
-#: Heap keys are distances in fixed point (1/1024 m) packed above the node id in one int64, so a heap entry is
-#: one machine word. The exact distance stays in the float64 ``dist`` array; a node whose distance improves
-#: by less than the key's resolution after it was expanded is simply expanded again (still exact).
-_KEY_SCALE = 1024.0
-_NODE_BITS = 32
-_NODE_MASK = (1 << _NODE_BITS) - 1
+#: Width (metres) of a bucket of the searches' bucket queues; at most _MAX_BUCKETS buckets per search.
+_BUCKET_M = 2.0
+_MAX_BUCKETS = 1 << 16
 
 
-@njit(cache=True, inline="always")
-def _heap_push(heap: np.ndarray, size: int, item: np.int64) -> int:
-    """Push ``item`` onto a 4-ary min-heap; return the new size."""
-    if size >= heap.shape[0]:
-        raise MemoryError("search heap is full")
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 2
-        above = heap[parent]
-        if above <= item:
-            break
-        heap[i] = above
-        i = parent
-    heap[i] = item
-    return size + 1
-
-
-@njit(cache=True, inline="always")
-def _heap_pop(heap: np.ndarray, size: int) -> int:
-    """Remove the root of the 4-ary heap (read ``heap[0]`` first); return the new size."""
-    size -= 1
-    item = heap[size]
-    i = 0
-    while True:
-        first = 4 * i + 1
-        if first >= size:
-            break
-        best = first
-        best_item = heap[first]
-        for j in range(first + 1, min(first + 4, size)):
-            if heap[j] < best_item:
-                best_item = heap[j]
-                best = j
-        if best_item >= item:
-            break
-        heap[i] = best_item
-        i = best
-    heap[i] = item
-    return size
+def _bucket_width(cutoff: float) -> float:
+    """Width of a bucket for searches up to ``cutoff``: ``_BUCKET_M``, wider for very long cutoffs."""
+    return max(_BUCKET_M, cutoff / (_MAX_BUCKETS - 2))
 
 
 @njit(cache=True)
@@ -109,49 +70,86 @@ def _bounded_dijkstra(
     weights: np.ndarray,
     roots: np.ndarray,
     cutoff: float,
+    bucket_m: float,
     dist: np.ndarray,
-    heap: np.ndarray,
+    head: np.ndarray,
+    pool: np.ndarray,
     touched: np.ndarray,
 ) -> int:
-    """Dijkstra from ``roots`` (distance 0) up to ``cutoff``.
+    """Shortest distances from ``roots`` (distance 0) up to ``cutoff``.
 
-    ``dist`` must be all ``inf`` on entry. On return it holds the exact distances of the reached nodes, whose
-    ids are ``touched[:n]`` (each once); the caller resets exactly those entries to ``inf``. ``heap`` needs
-    room for the roots plus one entry per improving relaxation.
+    A bucket queue (buckets ``bucket_m`` wide, each a last-in-first-out list) in place of a heap: a node is
+    expanded whenever it comes out with its current distance, so one that improves after its expansion
+    (within one bucket) is expanded again — the distances are the same least fixed point of
+    ``d(v) = min(d(u) + w)`` as a heap's, the very floats.
+
+    ``dist`` must be all ``inf`` and ``head`` all ``-1`` on entry (see :func:`_scratch`); on return ``dist``
+    holds the distances of the reached nodes, whose ids are ``touched[:n]`` (each once; the caller resets
+    exactly those), and ``head`` is all ``-1`` again. ``pool`` holds the queue's entries and is replaced by
+    a larger one when full.
     """
-    size = 0
+    inv_width = 1.0 / bucket_m
+    n_buckets = head.shape[0]
+    top = 0
     n_touched = 0
     for r in roots:
         if dist[r] == _INF:
             touched[n_touched] = r
             n_touched += 1
-        dist[r] = 0.0
-        size = _heap_push(heap, size, np.int64(r))
-    while size > 0:
-        item = heap[0]
-        size = _heap_pop(heap, size)
-        node = item & _NODE_MASK
-        d = dist[node]
-        if np.int64(d * _KEY_SCALE) != (item >> _NODE_BITS):
+            dist[r] = 0.0
+            if top == pool.shape[0]:
+                pool = _grown(pool)
+            pool[top, 0] = r
+            pool[top, 1] = head[0]
+            head[0] = top
+            top += 1
+    b = 0
+    while b < n_buckets:
+        e = head[b]
+        if e < 0:
+            b += 1
+            continue
+        head[b] = pool[e, 1]
+        u = pool[e, 0]
+        d = dist[u]
+        if np.int64(d * inv_width) != b:
             continue  # a stale entry: the node was reached by a shorter path since
-        for j in range(indptr[node], indptr[node + 1]):
+        if top + indptr[u + 1] - indptr[u] > pool.shape[0]:
+            pool = _grown(pool)
+        for j in range(indptr[u], indptr[u + 1]):
             nd = d + weights[j]
-            nbr = indices[j]
-            if nd <= cutoff and nd < dist[nbr]:
-                if dist[nbr] == _INF:
-                    touched[n_touched] = nbr
+            v = indices[j]
+            old = dist[v]
+            if nd <= cutoff and nd < old:
+                if old == _INF:
+                    touched[n_touched] = v
                     n_touched += 1
-                dist[nbr] = nd
-                size = _heap_push(heap, size, (np.int64(nd * _KEY_SCALE) << _NODE_BITS) | nbr)
+                dist[v] = nd
+                bucket = max(np.int64(nd * inv_width), b)
+                pool[top, 0] = v
+                pool[top, 1] = head[bucket]
+                head[bucket] = top
+                top += 1
     return n_touched
 
 
 @njit(cache=True)
-def _scratch(n_nodes: int, n_entries: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One search's working arrays: distances (all inf), heap, touched list."""
+def _grown(pool: np.ndarray) -> np.ndarray:
+    """A queue pool twice as large, with the entries of ``pool``."""
+    larger = np.empty((2 * pool.shape[0] + 16, 2), dtype=np.int64)
+    larger[: pool.shape[0]] = pool
+    return larger
+
+
+@njit(cache=True)
+def _scratch(
+    n_nodes: int, n_entries: int, cutoff: float, bucket_m: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One search's working arrays: distances (all inf), bucket heads (all -1), queue pool, touched list."""
     return (
         np.full(n_nodes, _INF),
-        np.empty(2 * (n_entries + n_nodes) + 16, dtype=np.int64),
+        np.full(max(np.int64(cutoff / bucket_m), 0) + 2, -1, dtype=np.int64),
+        np.empty((n_entries + n_nodes + 16, 2), dtype=np.int64),
         np.empty(n_nodes, dtype=np.int64),
     )
 
@@ -164,15 +162,16 @@ def _multi_source_many(
     source_ptr: np.ndarray,
     sources: np.ndarray,
     cutoff: float,
+    bucket_m: float,
     targets: np.ndarray,
 ) -> np.ndarray:
     n_groups = source_ptr.shape[0] - 1
     n_nodes = indptr.shape[0] - 1
     out = np.full((targets.shape[0], n_groups), _INF)
     for g in prange(n_groups):
-        dist, heap, touched = _scratch(n_nodes, indices.shape[0])
+        dist, head, pool, touched = _scratch(n_nodes, indices.shape[0], cutoff, bucket_m)
         roots = sources[source_ptr[g] : source_ptr[g + 1]]
-        _bounded_dijkstra(indptr, indices, weights, roots, cutoff, dist, heap, touched)
+        _bounded_dijkstra(indptr, indices, weights, roots, cutoff, bucket_m, dist, head, pool, touched)
         for t in range(targets.shape[0]):
             out[t, g] = dist[targets[t]]
     return out
@@ -195,7 +194,7 @@ def multi_source_distances(
     groups
         One array of source node ids per group (e.g. the destinations of one category); may be empty.
     cutoff
-        Largest distance searched; farther targets get ``inf``.
+        Largest distance searched (finite, metres); farther targets get ``inf``.
     targets
         Node ids to report; ``None`` means every node.
 
@@ -204,6 +203,8 @@ def multi_source_distances(
     numpy.ndarray
         ``float64`` array of shape ``(n_targets, n_groups)``; ``inf`` where no source lies within ``cutoff``.
     """
+    if not np.isfinite(cutoff) or cutoff < 0:
+        raise ValueError(f"cutoff must be a finite distance of at least 0 m, not {cutoff}")
     indptr, indices, weights = _as_csr(indptr, indices, weights)
     n_nodes = indptr.shape[0] - 1
     targets = np.arange(n_nodes, dtype=np.int64) if targets is None else np.asarray(targets, dtype=np.int64)
@@ -217,14 +218,14 @@ def multi_source_distances(
     )
     if len(groups) == 0:
         return np.full((targets.shape[0], 0), np.inf)
-    return _multi_source_many(indptr, indices, weights, source_ptr, sources, float(cutoff), targets)
+    cutoff = float(cutoff)
+    return _multi_source_many(
+        indptr, indices, weights, source_ptr, sources, cutoff, _bucket_width(cutoff), targets
+    )
 
 
-#: Width (metres) of a bucket of the counting searches' bucket queue; at most this many buckets per search.
-_BUCKET_M = 2.0
 #: 2**-51: four times the unit roundoff of float64, the slack of a summed chain length (see _search_batch).
 _ULP_51 = 2.0**-51
-_MAX_BUCKETS = 1 << 16
 
 
 class _Workspace(NamedTuple):
@@ -670,7 +671,7 @@ def _tally(
     n_thr = thresholds.shape[0]
     cutoff = float(thresholds[n_thr - 1])
     n_batches = batch_ptr.shape[0] - 1
-    bucket_m = max(_BUCKET_M, cutoff / (_MAX_BUCKETS - 2))
+    bucket_m = _bucket_width(cutoff)
     n_buckets = max(int(cutoff / bucket_m), 0) + 2
     n_threads = max(1, min(n_threads, n_batches))
     partial = np.zeros((n_threads, n_cat, n_thr, n_rows), dtype=np.int32)
@@ -766,8 +767,8 @@ def counts_within(
     indptr, indices, weights = _as_csr(indptr, indices, weights)
     n_nodes = indptr.shape[0] - 1
     thresholds = np.asarray(thresholds, dtype=np.float64)
-    if thresholds.size == 0 or np.any(np.diff(thresholds) <= 0):
-        raise ValueError("thresholds must be a non-empty, strictly ascending sequence")
+    if thresholds.size == 0 or np.any(np.diff(thresholds) <= 0) or not np.isfinite(thresholds).all():
+        raise ValueError("thresholds must be a non-empty, strictly ascending sequence of finite distances")
     targets = np.arange(n_nodes, dtype=np.int64) if targets is None else np.asarray(targets, dtype=np.int64)
     node_row = np.full(n_nodes, -1, dtype=np.int64)
     node_row[targets] = np.arange(targets.shape[0])
