@@ -234,7 +234,7 @@ class _Workspace(NamedTuple):
     dist: np.ndarray  # rows of LANES distances: the core nodes, a scratch row, a walk row, one chain's nodes
     queued: np.ndarray  # bucket of each core node's live queue entry, -1: none
     seen: np.ndarray  # core node has a finite distance in some lane
-    touched: np.ndarray  # core nodes seen, each once
+    touched: np.ndarray  # core nodes seen, each once (+1: a relaxation writes one ahead)
     head: np.ndarray  # first pool entry of each bucket, -1 when empty
     own: np.ndarray  # (LANES,): first chain slot of each lane's root's own chain, -1: on the core
     cats: np.ndarray  # (LANES,): the categories of a batch's lanes, each once
