@@ -29,13 +29,26 @@ def _row(context, builder, arr_t, arr, at, vec_t=_VF):
     return builder.bitcast(builder.gep(data, [at]), vec_t.as_pointer())
 
 
+def _rows(context, builder, signature, arr, first_at, second_at):
+    """Pointers to two rows of the array that is the intrinsic's first argument."""
+    arr_t = signature.args[0]
+    return _row(context, builder, arr_t, arr, first_at), _row(context, builder, arr_t, arr, second_at)
+
+
+def _plus(builder, p_row, add):
+    """The row at ``p_row`` plus ``add`` in every lane."""
+    return builder.fadd(builder.load(p_row, align=8), _splat(builder, add))
+
+
 def _splat(builder, x, vec_t=_VF):
+    """A vector with ``x`` in every lane."""
     undef = ir.Constant(vec_t, ir.Undefined)
     one = builder.insert_element(undef, x, ir.Constant(_I32, 0))
     return builder.shuffle_vector(one, undef, ir.Constant(ir.VectorType(_I32, LANES), [0] * LANES))
 
 
 def _reduce(builder, name, vec, elem_t):
+    """The LLVM reduction intrinsic ``name`` of ``vec`` (one ``elem_t``)."""
     fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(elem_t, [vec.type]), name)
     return builder.call(fn, [vec])
 
@@ -56,9 +69,8 @@ def lanes_lower(typingctx, dist, src, dst, add, cutoff, inv_width):
 
     def codegen(context, builder, signature, args):
         arr, src_at, dst_at, add_v, cut_v, inv_v = args
-        p_src = _row(context, builder, signature.args[0], arr, src_at)
-        p_dst = _row(context, builder, signature.args[0], arr, dst_at)
-        nd = builder.fadd(builder.load(p_src, align=8), _splat(builder, add_v))
+        p_src, p_dst = _rows(context, builder, signature, arr, src_at, dst_at)
+        nd = _plus(builder, p_src, add_v)
         old = builder.load(p_dst, align=8)
         better = builder.and_(
             builder.fcmp_ordered("<", nd, old), builder.fcmp_ordered("<=", nd, _splat(builder, cut_v))
@@ -87,11 +99,8 @@ def lanes_may_lower(typingctx, dist, src, dst, add, scale, cutoff):
 
     def codegen(context, builder, signature, args):
         arr, src_at, dst_at, add_v, scale_v, cut_v = args
-        p_src = _row(context, builder, signature.args[0], arr, src_at)
-        p_dst = _row(context, builder, signature.args[0], arr, dst_at)
-        low = builder.fmul(
-            builder.fadd(builder.load(p_src, align=8), _splat(builder, add_v)), _splat(builder, scale_v)
-        )
+        p_src, p_dst = _rows(context, builder, signature, arr, src_at, dst_at)
+        low = builder.fmul(_plus(builder, p_src, add_v), _splat(builder, scale_v))
         may = builder.and_(
             builder.fcmp_ordered("<", low, builder.load(p_dst, align=8)),
             builder.fcmp_ordered("<=", low, _splat(builder, cut_v)),
@@ -110,9 +119,8 @@ def lanes_set(typingctx, dist, dst, src, add):
 
     def codegen(context, builder, signature, args):
         arr, dst_at, src_at, add_v = args
-        p_src = _row(context, builder, signature.args[0], arr, src_at)
-        p_dst = _row(context, builder, signature.args[0], arr, dst_at)
-        builder.store(builder.fadd(builder.load(p_src, align=8), _splat(builder, add_v)), p_dst, align=8)
+        p_src, p_dst = _rows(context, builder, signature, arr, src_at, dst_at)
+        builder.store(_plus(builder, p_src, add_v), p_dst, align=8)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -127,8 +135,7 @@ def lanes_min(typingctx, dist, dst, src):
 
     def codegen(context, builder, signature, args):
         arr, dst_at, src_at = args
-        p_src = _row(context, builder, signature.args[0], arr, src_at)
-        p_dst = _row(context, builder, signature.args[0], arr, dst_at)
+        p_src, p_dst = _rows(context, builder, signature, arr, src_at, dst_at)
         a = builder.load(p_dst, align=8)
         b = builder.load(p_src, align=8)
         builder.store(builder.select(builder.fcmp_ordered("<", b, a), b, a), p_dst, align=8)
