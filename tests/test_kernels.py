@@ -304,6 +304,14 @@ def test_nearest_search_queue_grows_and_cutoff_is_checked() -> None:
             multi_source_distances(indptr, indices, weights, [roots], bad)
 
 
+@pytest.mark.parametrize("thresholds", [[], [20.0, 10.0], [10.0, 10.0], [10.0, np.inf], [np.nan]])
+def test_counts_refuse_thresholds_that_are_not_ascending_finite_distances(thresholds: list[float]) -> None:
+    """Empty, unordered, repeated, infinite or NaN thresholds get one clear message, before any search."""
+    indptr, indices, weights = _random_network(3)
+    with pytest.raises(ValueError, match="strictly ascending sequence of finite distances"):
+        counts_within(indptr, indices, weights, np.array([0, 5]), np.array([0, 1]), 2, thresholds)
+
+
 def _tree_network(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A cycle of junctions with branching dead-end trees (lengths in tenths of a metre, whose sums round
     differently in different orders), hanging off junctions, chain nodes and each other; parallel edges and
