@@ -259,14 +259,10 @@ def test_counts_do_not_depend_on_threads_or_chunks(threads: int, monkeypatch: py
     np.testing.assert_array_equal(got, want)
 
 
-@pytest.mark.parametrize("dense_core_nodes", [1, 1_000_000_000])
-def test_counts_with_categories_alone_or_sharing_batches(
-    dense_core_nodes: int, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Destinations of a sparse category share their batches with other sparse ones (a batch then holds
-    lanes of several categories, each counted on its own); the counts are the same either way."""
-    import exquisite.access.kernels as kernels
-
+@pytest.mark.parametrize("n_thresholds", [1, 3, 12])
+def test_counts_with_categories_sharing_batches(n_thresholds: int) -> None:
+    """A batch holds lanes of every category, a node twice when it has destinations of two (each lane
+    counted in its own category and bin); the counts are right for one, a few or many thresholds."""
     indptr, indices, weights = _random_network(11)
     n = indptr.shape[0] - 1
     rng = np.random.default_rng(11)
@@ -274,11 +270,30 @@ def test_counts_with_categories_alone_or_sharing_batches(
     dest_cats = rng.integers(0, 5, 90)
     dest_cats[:3] = 4  # (and one category with a node twice)
     dest_nodes[1] = dest_nodes[0]
-    thresholds = [5.0, 20.0, 45.0]
+    dest_nodes[3], dest_cats[3] = dest_nodes[0], 2  # a node with destinations of two categories
+    thresholds = np.linspace(45.0 / n_thresholds, 45.0, n_thresholds)
     want = _reference_counts(indptr, indices, weights, dest_nodes, dest_cats, 6, thresholds, None)
-    monkeypatch.setattr(kernels, "_DENSE_CORE_NODES", dense_core_nodes)
     got = counts_within(indptr, indices, weights, dest_nodes, dest_cats, 6, thresholds)
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    ("n_categories", "thresholds"), [(2, [15.0, 40.0]), (9, [10.0, 15.0, 25.0, 40.0, 60.0])]
+)
+def test_counts_of_destinations_stacked_on_nodes(n_categories: int, thresholds: list[float]) -> None:
+    """Several destinations of a category on one node make one lane of that weight; a weight is counted
+    bit by bit (two categories × two thresholds: a row of counts at once) or lane by lane (nine × five: too
+    many counts for that)."""
+    indptr, indices, weights = _random_network(13)
+    n = indptr.shape[0] - 1
+    rng = np.random.default_rng(13)
+    nodes = rng.integers(0, n, 12)
+    dest_nodes = np.repeat(nodes, rng.integers(1, 8, 12))  # up to seven on a node: three bits
+    dest_cats = rng.integers(0, n_categories, dest_nodes.shape[0])
+    want = _reference_counts(indptr, indices, weights, dest_nodes, dest_cats, n_categories, thresholds, None)
+    got = counts_within(indptr, indices, weights, dest_nodes, dest_cats, n_categories, thresholds)
+    np.testing.assert_array_equal(got, want)
+    assert got.max() >= 4  # stacked destinations were counted within reach
 
 
 def test_nearest_search_queue_grows_and_cutoff_is_checked() -> None:

@@ -12,13 +12,14 @@ Both work on node ids of a graph whose points of interest are nodes already (see
 number of targets, never with targets × destinations.
 
 The counting searches are the bulk of the work. They run over the graph's core only — its chains of
-degree-2 nodes and its pendant paths contracted (see :mod:`exquisite.access.contraction`) — sixteen roots of
-one category at a time, one per lane of a vector (see :mod:`exquisite.access.lanes`): a node holds its
-distances from the sixteen roots side by side and relaxes them with a few vector instructions, and nearby
-roots share most of their ground.
-Each chain's nodes get their distances from the chain's ends afterwards. Every distance is summed edge by
-edge in the same order as a plain Dijkstra from its root over the whole graph would, so the counts are
-exactly the same.
+degree-2 nodes and its pendant paths contracted (see :mod:`exquisite.access.contraction`) — sixteen roots at
+a time, one per lane of a vector (see :mod:`exquisite.access.lanes`): a node holds its distances from the
+sixteen roots side by side and relaxes them with a few vector instructions, and nearby roots share most of
+their ground. Each chain's nodes get their distances from the chain's ends afterwards; every node reached
+then adds each lane's destinations to the count of the lane's category in the first threshold the lane is
+within (its *bin*), and the bins are summed into counts within each threshold at the end. Every distance is
+summed edge by edge in the same order as a plain Dijkstra from its root over the whole graph would, so the
+counts are exactly the same.
 """
 
 from __future__ import annotations
@@ -44,11 +45,15 @@ from exquisite.access.contraction import (
 )
 from exquisite.access.lanes import (
     LANES,
+    lanes_add_band_counts,
+    lanes_bins,
+    lanes_equal,
     lanes_lower,
     lanes_may_lower,
     lanes_min,
     lanes_set,
-    lanes_weight_within,
+    lanes_within,
+    lowest_bit,
 )
 
 _INF = np.inf
@@ -237,9 +242,11 @@ class _Workspace(NamedTuple):
     touched: np.ndarray  # core nodes seen, each once (+1: a relaxation writes one ahead)
     head: np.ndarray  # first pool entry of each bucket, -1 when empty
     own: np.ndarray  # (LANES,): first chain slot of each lane's root's own chain, -1: on the core
-    cats: np.ndarray  # (LANES,): the categories of a batch's lanes, each once
-    weights: np.ndarray  # (LANES * LANES,): per category of cats, what each lane adds to its count
-    kept: np.ndarray  # (LANES * LANES,): the weights less the lanes whose own chain is being tallied
+    lane_at: np.ndarray  # (LANES,): where the bins of each lane's category start in a row of counts
+    weights: np.ndarray  # (LANES,): what each lane adds to a count (0: no lane)
+    bins: np.ndarray  # (LANES,): the bin of each lane's distance at the node being tallied
+    bands: np.ndarray  # (n_thresholds,): the lanes in each bin at the node being tallied, as bit masks
+    table: np.ndarray  # (_BAND_WORK * LANES,): see _tally_chunk
 
 
 class _Targets(NamedTuple):
@@ -255,7 +262,7 @@ class _Targets(NamedTuple):
 
 
 @njit(cache=True)
-def _workspace(core: ChainContraction, n_buckets: int) -> _Workspace:
+def _workspace(core: ChainContraction, n_buckets: int, n_thresholds: int) -> _Workspace:
     """Working arrays for searches over ``core`` with ``n_buckets`` buckets, ready for the first batch."""
     n_core = core.n_core
     return _Workspace(
@@ -266,8 +273,10 @@ def _workspace(core: ChainContraction, n_buckets: int) -> _Workspace:
         np.full(n_buckets, -1, dtype=np.int64),
         np.full(LANES, -1, dtype=np.int64),
         np.zeros(LANES, dtype=np.int64),
-        np.zeros(LANES * LANES, dtype=np.int64),
-        np.zeros(LANES * LANES, dtype=np.int64),
+        np.zeros(LANES, dtype=np.int64),
+        np.zeros(LANES, dtype=np.int64),
+        np.zeros(n_thresholds, dtype=np.int64),
+        np.zeros(_BAND_WORK * LANES, dtype=np.int64),
     )
 
 
@@ -450,16 +459,18 @@ def _tally_batch(
     ws: _Workspace,
     counts: np.ndarray,
     roots: np.ndarray,
-    n_cats: int,
     rows: np.ndarray,
     n_touched: int,
+    n_planes: int,
 ) -> None:
-    """Add every slot a batch's searches reached to the counts (cumulative: within each threshold).
+    """Add every slot a batch's searches reached to the counts, by bin (see :func:`_tally`).
 
-    From destinations, a reached slot adds, for each of the batch's ``n_cats`` categories ``ws.cats``, the
-    weights of that category's lanes within each threshold to its row (``by_slot``: the slot itself; else
-    its target row, if any). From targets, each destination item of a reached slot adds its multiplicity to
-    the row of each lane within reach.
+    From destinations, a reached slot adds each lane's weight to the lane's category and bin in its row
+    (``by_slot``: the slot itself; else its target row, if any): with ``n_planes`` bits of weights, by
+    counting bits — of the lanes in a bin that are of a given category and have a given bit of their weight
+    set (``ws.table``, see :func:`_tally_chunk`), for a whole row of counts at once — else (``n_planes``
+    0) lane by lane. From targets, each destination item of a reached slot adds its multiplicity to its
+    category and each lane's bin in the lane's row.
 
     The core nodes reached, then the chains between them (each tallied once: from its A end, or from its B
     end when the A end was not reached; pendant paths and loops from their one core node), then each lane's
@@ -471,10 +482,12 @@ def _tally_batch(
     dist = ws.dist
     seen = ws.seen
     own = ws.own
-    cats = ws.cats
+    lane_at = ws.lane_at
     weights = ws.weights
-    kept = ws.kept
-    n_w = n_cats * LANES
+    bins = ws.bins
+    bands = ws.bands
+    table = ws.table
+    row_len = counts.shape[1]
     walk = (n_core + 1) * LANES
     cd = (n_core + 2) * LANES  # the rows of a chain's nodes
     entries = core.entries
@@ -530,13 +543,11 @@ def _tally_batch(
                 for i in range(r - 1, -1, -1):
                     d += chain_w[base + i + 1]
                     dist[cd + i * LANES + lane] = min(dist[cd + i * LANES + lane], d)
-                for x in range(n_w):
-                    kept[x] = weights[x] if x % LANES == lane else 0
+                off = ~(1 << lane)
                 row0, slot0, step = cd, n_core + first, 1
             elif j == j_lo:  # the core node itself
                 k = 1
-                for x in range(n_w):
-                    kept[x] = weights[x]
+                off = 0
                 row0, slot0, step = at, u, 0
             else:
                 lk = entries[j, ENTRY_LINK]
@@ -559,8 +570,7 @@ def _tally_batch(
                         lanes_set(dist, walk, walk, seq_w[w0 + i + 1])
                         lanes_min(dist, cd + i * LANES, walk)
                 first = lk >> 2
-                for x in range(n_w):  # a lane's own chain is tallied apart
-                    kept[x] = 0 if own[x % LANES] == first else weights[x]
+                off = lanes_equal(own, first)  # a lane's own chain is tallied apart
                 row0 = cd
                 if kind == LINK_THROUGH_B:
                     slot0, step = n_core + first + k - 1, -1
@@ -571,18 +581,33 @@ def _tally_batch(
                 row_at = row0 + i * LANES
                 if from_destinations:
                     row = slot if by_slot else slot_row[slot]
-                    if row >= 0:
-                        for ci in range(n_cats):
-                            for t in range(n_thr):
-                                within = lanes_weight_within(dist, row_at, kept, ci * LANES, thresholds[t])
-                                counts[cats[ci], t, row] += within
-                else:
+                    if row < 0:
+                        continue
+                    if n_planes:  # bit counts, sixteen counts at a time
+                        inner = 0
+                        for t in range(n_thr):
+                            within = lanes_within(dist, row_at, thresholds[t]) & ~off
+                            bands[t] = within & ~inner
+                            inner = within
+                        for b in range(n_planes):
+                            for q in range(0, row_len, LANES):
+                                at_table = (b * row_len + q) * n_thr
+                                lanes_add_band_counts(counts, row * row_len + q, bands, table, at_table, b)
+                    else:  # lane by lane
+                        within = lanes_bins(dist, row_at, thresholds, bins) & ~off
+                        while within:
+                            x = lowest_bit(within)
+                            within &= within - 1
+                            counts[row, lane_at[x] + bins[x]] += weights[x]
+                elif slot_item_ptr[slot + 1] > slot_item_ptr[slot]:
+                    within = lanes_bins(dist, row_at, thresholds, bins) & ~off
                     for it in range(slot_item_ptr[slot], slot_item_ptr[slot + 1]):
-                        for x in range(n_lanes):
-                            if kept[x] != 0:
-                                d = dist[row_at + x]
-                                for t in range(n_thr):
-                                    counts[item_cat[it], t, rows[x]] += item_mult[it] * (d <= thresholds[t])
+                        at_cat = item_cat[it] * n_thr
+                        lanes = within
+                        while lanes:
+                            x = lowest_bit(lanes)
+                            lanes &= lanes - 1
+                            counts[rows[x], at_cat + bins[x]] += item_mult[it]
 
 
 @njit(cache=True, nogil=True)
@@ -607,45 +632,50 @@ def _tally_chunk(
     category ``lane_cat``, from targets it counts into row ``lane_row``. The search queue starts with
     ``pool_rows`` entries and doubles whenever a batch needs more.
     """
-    cutoff = tg.thresholds[tg.thresholds.shape[0] - 1]
+    n_thr = tg.thresholds.shape[0]
+    cutoff = tg.thresholds[n_thr - 1]
+    row_len = counts.shape[1]
     pool = np.empty((pool_rows, 2), dtype=np.int64)
     rows = np.empty(LANES, dtype=np.int64)
     for i in range(lo, hi):
         start, stop = batch_ptr[i], batch_ptr[i + 1]
         batch = lane_slot[start:stop]
-        # The batch's categories, each once, and per category the weights of its lanes.
-        n_cats = 0
+        # Bit counts need a table row of LANES masks per bit of the weights, threshold and LANES counts.
+        n_planes = 0
         for x in range(stop - start):
-            c = lane_cat[start + x]
-            ci = 0
-            while ci < n_cats and ws.cats[ci] != c:
-                ci += 1
-            if ci == n_cats:
-                ws.cats[ci] = c
-                n_cats += 1
-        for ci in range(n_cats):
-            for x in range(LANES):
-                on = x < stop - start and lane_cat[start + min(x, stop - start - 1)] == ws.cats[ci]
-                ws.weights[ci * LANES + x] = lane_weight[start + x] if on else 0
-        for x in range(LANES):
-            rows[x] = lane_row[start + x] if x < stop - start else -1
+            ws.lane_at[x] = lane_cat[start + x] * n_thr
+            ws.weights[x] = lane_weight[start + x]
+            rows[x] = lane_row[start + x]
+            while lane_weight[start + x] >> n_planes:
+                n_planes += 1
+        if n_planes * row_len * n_thr > _BAND_WORK * LANES:
+            n_planes = 0  # counted lane by lane
+        table = ws.table
+        table[: n_planes * row_len * n_thr] = 0
+        for x in range(stop - start):
+            for b in range(n_planes):
+                if (lane_weight[start + x] >> b) & 1:
+                    for t in range(n_thr):
+                        p = ws.lane_at[x] + t  # the count of the lane's category within bin t
+                        q = p - p % LANES
+                        table[(b * row_len + q) * n_thr + t * LANES + p % LANES] |= 1 << x
         while True:
             n_touched = _search_batch(core, ws, pool, batch, cutoff, bucket_m)
             if n_touched >= 0:
                 break
             _clear(ws, -1)  # a full pool: start the batch again, with a larger one
             pool = np.empty((2 * pool.shape[0], 2), dtype=np.int64)
-        _tally_batch(core, tg, ws, counts, batch, n_cats, rows, n_touched)
+        _tally_batch(core, tg, ws, counts, batch, rows, n_touched, n_planes)
         _clear(ws, n_touched)
 
 
 #: Batches per chunk handed to a thread: enough to amortise a call, few enough to balance busy cores.
 _CHUNKS_PER_THREAD = 24
+#: A batch whose rows of counts (categories × thresholds, rounded up to LANES) × thresholds × bits of the
+#: weights need at most this many vectors of LANES masks counts a node by bit counts, else lane by lane.
+_BAND_WORK = 8
 #: Entries of a search queue to start with, per core node (a batch typically queues fewer than 1.5).
 _QUEUE_PER_CORE_NODE = 4
-#: A category with at least one destination per this many core nodes has batches of its own (a batch of
-#: sixteen then spans a few hundred core nodes); sparser ones share theirs (×10 benchmark graph: 10 % faster).
-_DENSE_CORE_NODES = 16
 
 
 def _tally(
@@ -660,8 +690,11 @@ def _tally(
     n_cat: int,
     n_threads: int,
 ) -> np.ndarray:
-    """Run the batches on ``n_threads`` threads; return the counts ``(n_cat, n_thresholds, n_rows)``.
+    """Run the batches on ``n_threads`` threads; return the counts ``(n_rows, n_cat, n_thresholds)``.
 
+    A reached node adds a lane's destinations to the lane's *bin*: the first threshold its distance is
+    within (one more bin for beyond the cutoff, or no lane), which costs the same for any number of
+    categories and thresholds; a cumulative sum over the bins then gives the counts within each threshold.
     The compiled searches release the GIL; threads take chunks of consecutive batches (neighbours, so a
     thread's consecutive searches find their part of the graph still in cache) from one shared queue, so a
     thread on a core busy with other work simply takes fewer. Each thread adds into its own counts; their
@@ -674,14 +707,15 @@ def _tally(
     bucket_m = _bucket_width(cutoff)
     n_buckets = max(int(cutoff / bucket_m), 0) + 2
     n_threads = max(1, min(n_threads, n_batches))
-    partial = np.zeros((n_threads, n_cat, n_thr, n_rows), dtype=np.int32)
+    row_len = -(-n_cat * n_thr // LANES) * LANES  # the counts of a row: by category, then bin
+    partial = np.zeros((n_threads, n_rows, row_len), dtype=np.int32)
     chunk = max(1, -(-n_batches // (n_threads * _CHUNKS_PER_THREAD)))
     pool_rows = _QUEUE_PER_CORE_NODE * core.n_core + 2 * LANES
     starts = iter(range(0, n_batches, chunk))
     lock = threading.Lock()
 
     def work(t: int) -> None:
-        ws = _workspace(core, n_buckets)
+        ws = _workspace(core, n_buckets, n_thr)
         while True:
             with lock:
                 lo = next(starts, None)
@@ -712,21 +746,15 @@ def _tally(
                 done.result()
     for t in range(1, n_threads):
         partial[0] += partial[t]
-    return partial[0]
+    counts = partial[0][:, : n_cat * n_thr].reshape(n_rows, n_cat, n_thr)
+    for t in range(1, n_thr):  # within a threshold: its bin and those before (np.cumsum: slow on short axes)
+        counts[:, :, t] += counts[:, :, t - 1]
+    return counts
 
 
-def _batches(keys: np.ndarray) -> np.ndarray:
-    """Start of each batch of at most ``LANES`` consecutive lanes with the same key, and the end."""
-    n = keys.shape[0]
-    if n == 0:
-        return np.zeros(1, dtype=np.int64)
-    run_start = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    run_len = np.diff(np.r_[run_start, n])
-    per_run = -(-run_len // LANES)
-    starts = np.repeat(run_start, per_run) + LANES * (
-        np.arange(per_run.sum()) - np.repeat(np.cumsum(per_run) - per_run, per_run)
-    )
-    return np.r_[starts, n].astype(np.int64)
+def _batches(n_lanes: int) -> np.ndarray:
+    """Start of each batch of ``LANES`` consecutive lanes, and the end."""
+    return np.r_[np.arange(0, n_lanes, LANES), n_lanes].astype(np.int64)
 
 
 def counts_within(
@@ -766,7 +794,7 @@ def counts_within(
     """
     indptr, indices, weights = _as_csr(indptr, indices, weights)
     n_nodes = indptr.shape[0] - 1
-    thresholds = np.asarray(thresholds, dtype=np.float64)
+    thresholds = np.ascontiguousarray(thresholds, dtype=np.float64)
     if thresholds.size == 0 or np.any(np.diff(thresholds) <= 0) or not np.isfinite(thresholds).all():
         raise ValueError("thresholds must be a non-empty, strictly ascending sequence of finite distances")
     targets = np.arange(n_nodes, dtype=np.int64) if targets is None else np.asarray(targets, dtype=np.int64)
@@ -790,15 +818,12 @@ def counts_within(
     item_slot = core.node_slot[item_node]
     from_destinations = np.unique(item_node).shape[0] <= targets.shape[0]
     if from_destinations:
-        # A lane per item, neighbours (by slot) together in a batch: the items of a dense category alone
-        # (one count per slot and threshold), those of the sparse ones together (their batches would
-        # otherwise spread far: a slot then gets a count per category present).
-        per_cat = np.bincount(item_cat, minlength=n_cat)
-        group = np.where(per_cat[item_cat] * _DENSE_CORE_NODES >= core.n_core, item_cat, n_cat)
-        order = np.lexsort((item_slot, group))
+        # A lane per item, neighbours (by slot) together in a batch, whatever their categories: the closer
+        # a batch's roots, the fewer nodes its searches expand (×10 benchmark graph: 16 % fewer than with
+        # a category's items in batches of their own).
+        order = np.argsort(item_slot, kind="stable")
         lane_slot, lane_cat, lane_weight = item_slot[order], item_cat[order], item_mult[order]
         lane_row = np.full(order.shape[0], -1, dtype=np.int64)
-        batch_ptr = _batches(group[order])
         slot_item_ptr = np.zeros(1, dtype=np.int64)
     else:
         # A lane per target, neighbours (by slot) together.
@@ -807,7 +832,6 @@ def counts_within(
         lane_slot, lane_row = target_slot[order], order.astype(np.int64)
         lane_cat = np.zeros(order.shape[0], dtype=np.int64)
         lane_weight = np.ones(order.shape[0], dtype=np.int64)
-        batch_ptr = _batches(lane_cat)
         order = np.argsort(item_slot, kind="stable")
         item_cat, item_mult = item_cat[order], item_mult[order]
         slot_item_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
@@ -824,14 +848,12 @@ def counts_within(
         lane_cat,
         lane_row,
         lane_weight,
-        batch_ptr,
+        _batches(lane_slot.shape[0]),
         n_nodes if by_slot else targets.shape[0],
         int(n_categories),
         numba.get_num_threads(),
     )
-    if by_slot:
-        counts = counts[:, :, core.node_slot[targets]]
-    return np.ascontiguousarray(counts.transpose(2, 0, 1))
+    return counts[core.node_slot[targets]] if by_slot else np.ascontiguousarray(counts)
 
 
 def _as_csr(

@@ -21,6 +21,7 @@ _I64 = ir.IntType(64)
 _I32 = ir.IntType(32)
 _VF = ir.VectorType(_F64, LANES)
 _VI = ir.VectorType(_I64, LANES)
+_VI32 = ir.VectorType(_I32, LANES)
 
 
 def _row(context, builder, arr_t, arr, at, vec_t=_VF):
@@ -144,19 +145,117 @@ def lanes_min(typingctx, dist, dst, src):
     return sig, codegen
 
 
+def _mask(builder, lane_bits):
+    """A vector of ``LANES`` booleans as an ``int64`` bit mask (bit ``lane``)."""
+    return builder.zext(builder.bitcast(lane_bits, ir.IntType(LANES)), _I64)
+
+
 @intrinsic
-def lanes_weight_within(typingctx, dist, at, weights, weights_at, threshold):
-    """Sum of ``weights[weights_at + lane]`` over the lanes of the row at ``at`` within ``threshold``."""
-    if not _is_f64_array(dist) or not (isinstance(weights, types.Array) and weights.dtype == types.int64):
+def lanes_within(typingctx, dist, at, threshold):
+    """The lanes of the row at ``at`` within ``threshold``, as a bit mask (bit ``lane``)."""
+    if not _is_f64_array(dist):
         return None
-    sig = types.int64(dist, types.int64, weights, types.int64, types.float64)
+    sig = types.int64(dist, types.int64, types.float64)
 
     def codegen(context, builder, signature, args):
-        arr, at_v, w_arr, w_at, thr_v = args
-        p_row = _row(context, builder, signature.args[0], arr, at_v)
-        p_w = _row(context, builder, signature.args[2], w_arr, w_at, _VI)
-        within = builder.fcmp_ordered("<=", builder.load(p_row, align=8), _splat(builder, thr_v))
-        picked = builder.select(within, builder.load(p_w, align=8), ir.Constant(_VI, [0] * LANES))
-        return _reduce(builder, f"llvm.vector.reduce.add.v{LANES}i64", picked, _I64)
+        arr, at_v, thr_v = args
+        row = builder.load(_row(context, builder, signature.args[0], arr, at_v), align=8)
+        return _mask(builder, builder.fcmp_ordered("<=", row, _splat(builder, thr_v)))
 
     return sig, codegen
+
+
+@intrinsic
+def lanes_equal(typingctx, values, value):
+    """The lanes of ``values`` (``LANES`` int64) equal to ``value``, as a bit mask (bit ``lane``)."""
+    if not (isinstance(values, types.Array) and values.dtype == types.int64):
+        return None
+    sig = types.int64(values, types.int64)
+
+    def codegen(context, builder, signature, args):
+        arr, value_v = args
+        row = builder.load(_row(context, builder, signature.args[0], arr, ir.Constant(_I64, 0), _VI), align=8)
+        return _mask(builder, builder.icmp_signed("==", row, _splat(builder, value_v, _VI)))
+
+    return sig, codegen
+
+
+@intrinsic
+def lanes_bins(typingctx, dist, at, thresholds, bins):
+    """Set ``bins[lane]`` (int64) to how many of ``thresholds`` the row at ``at`` exceeds in that lane.
+
+    Returns the lanes within the last threshold, as a bit mask (bit ``lane``).
+    """
+    if not (_is_f64_array(dist) and _is_f64_array(thresholds) and thresholds.layout == "C"):
+        return None
+    if not (isinstance(bins, types.Array) and bins.dtype == types.int64):
+        return None
+    sig = types.int64(dist, types.int64, thresholds, bins)
+
+    def codegen(context, builder, signature, args):
+        arr, at_v, thr_arr, bins_arr = args
+        row = builder.load(_row(context, builder, signature.args[0], arr, at_v), align=8)
+        thr = context.make_array(signature.args[2])(context, builder, thr_arr)
+        (n_thr,) = cgutils.unpack_tuple(builder, thr.shape, 1)
+        above = cgutils.alloca_once_value(builder, ir.Constant(_VI, [0] * LANES))
+        with cgutils.for_range(builder, n_thr) as loop:
+            t = builder.load(builder.gep(thr.data, [loop.index]))
+            over = builder.zext(builder.fcmp_ordered(">", row, _splat(builder, t)), _VI)
+            builder.store(builder.add(builder.load(above), over), above)
+        n_above = builder.load(above)
+        p_bins = _row(context, builder, signature.args[3], bins_arr, ir.Constant(_I64, 0), _VI)
+        builder.store(n_above, p_bins, align=8)
+        return _mask(builder, builder.icmp_signed("<", n_above, _splat(builder, n_thr, _VI)))
+
+    return sig, codegen
+
+
+@intrinsic
+def lanes_add_band_counts(typingctx, counts, counts_at, bands, table, table_at, shift):
+    """Add bit counts to the ``LANES`` int32 at ``counts_at`` of ``counts``.
+
+    Lane ``lane`` gets the number of set bits of ``bands[t] & table[table_at + t * LANES + lane]`` over
+    every ``t`` of ``bands`` (masks with no bit in common), shifted left by ``shift``.
+    """
+    if not (isinstance(counts, types.Array) and counts.dtype == types.int32 and counts.layout == "C"):
+        return None
+    if not all(isinstance(a, types.Array) and a.dtype == types.int64 for a in (bands, table)):
+        return None
+    sig = types.void(counts, types.int64, bands, table, types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        counts_arr, counts_at, bands_arr, table_arr, table_at, shift_v = args
+        bands_a = context.make_array(signature.args[2])(context, builder, bands_arr)
+        (n_bands,) = cgutils.unpack_tuple(builder, bands_a.shape, 1)
+        picked = cgutils.alloca_once_value(builder, ir.Constant(_VI, [0] * LANES))
+        with cgutils.for_range(builder, n_bands) as loop:
+            band = builder.load(builder.gep(bands_a.data, [loop.index]))
+            at = builder.add(table_at, builder.mul(loop.index, ir.Constant(_I64, LANES)))
+            p_table = _row(context, builder, signature.args[3], table_arr, at, _VI)
+            bits = builder.and_(_splat(builder, band, _VI), builder.load(p_table, align=8))
+            builder.store(builder.or_(builder.load(picked), bits), picked)
+        ctpop = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(_VI, [_VI]), f"llvm.ctpop.v{LANES}i64"
+        )
+        n = builder.shl(builder.call(ctpop, [builder.load(picked)]), _splat(builder, shift_v, _VI))
+        p_counts = _row(context, builder, signature.args[0], counts_arr, counts_at, _VI32)
+        total = builder.add(builder.load(p_counts, align=4), builder.trunc(n, _VI32))
+        builder.store(total, p_counts, align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@intrinsic
+def lowest_bit(typingctx, mask):
+    """Index of the lowest set bit of ``mask`` (64 when none is set)."""
+    if not isinstance(mask, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        i1 = ir.IntType(1)
+        cttz = ir.FunctionType(_I64, [_I64, i1])
+        fn = cgutils.get_or_insert_function(builder.module, cttz, "llvm.cttz.i64")
+        return builder.call(fn, [args[0], ir.Constant(i1, 0)])
+
+    return types.int64(types.int64), codegen
