@@ -687,14 +687,17 @@ def _tally(
     lane_weight: np.ndarray,
     batch_ptr: np.ndarray,
     n_rows: int,
+    picked_rows: np.ndarray,
     n_cat: int,
     n_threads: int,
 ) -> np.ndarray:
-    """Run the batches on ``n_threads`` threads; return the counts ``(n_rows, n_cat, n_thresholds)``.
+    """Run the batches on ``n_threads`` threads; return the counts of rows ``picked_rows`` (of ``n_rows``).
+
+    The counts are an array ``(len(picked_rows), n_cat, n_thresholds)``.
 
     A reached node adds a lane's destinations to the lane's *bin*: the first threshold its distance is
-    within (one more bin for beyond the cutoff, or no lane), which costs the same for any number of
-    categories and thresholds; a cumulative sum over the bins then gives the counts within each threshold.
+    within, which costs the same for any number of categories and thresholds; a cumulative sum over the
+    bins then gives the counts within each threshold.
     The compiled searches release the GIL; threads take chunks of consecutive batches (neighbours, so a
     thread's consecutive searches find their part of the graph still in cache) from one shared queue, so a
     thread on a core busy with other work simply takes fewer. Each thread adds into its own counts; their
@@ -744,12 +747,22 @@ def _tally(
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
             for done in [pool.submit(work, t) for t in range(n_threads)]:
                 done.result()
-    for t in range(1, n_threads):
-        partial[0] += partial[t]
-    counts = partial[0][:, : n_cat * n_thr].reshape(n_rows, n_cat, n_thr)
-    for t in range(1, n_thr):  # within a threshold: its bin and those before (np.cumsum: slow on short axes)
-        counts[:, :, t] += counts[:, :, t - 1]
-    return counts
+    return _within(partial, picked_rows, n_cat, n_thr)
+
+
+@njit(cache=True)
+def _within(partial: np.ndarray, picked_rows: np.ndarray, n_cat: int, n_thr: int) -> np.ndarray:
+    """The threads' counts by bin, added up, for the rows ``picked_rows``: counts within each threshold."""
+    out = np.zeros((picked_rows.shape[0], n_cat, n_thr), dtype=np.int32)
+    for r in range(picked_rows.shape[0]):
+        row = picked_rows[r]
+        for c in range(n_cat):
+            total = 0
+            for t in range(n_thr):
+                for th in range(partial.shape[0]):
+                    total += partial[th, row, c * n_thr + t]
+                out[r, c, t] = total
+    return out
 
 
 def _batches(n_lanes: int) -> np.ndarray:
@@ -841,7 +854,7 @@ def counts_within(
     targets_info = _Targets(
         from_destinations, by_slot, slot_row, slot_item_ptr, item_cat, item_mult, thresholds
     )
-    counts = _tally(
+    return _tally(
         core,
         targets_info,
         lane_slot,
@@ -850,10 +863,10 @@ def counts_within(
         lane_weight,
         _batches(lane_slot.shape[0]),
         n_nodes if by_slot else targets.shape[0],
+        core.node_slot[targets] if by_slot else np.arange(targets.shape[0]),
         int(n_categories),
         numba.get_num_threads(),
     )
-    return counts[core.node_slot[targets]] if by_slot else np.ascontiguousarray(counts)
 
 
 def _as_csr(
