@@ -245,87 +245,98 @@ def _contract(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray) -> t
     for s in range(n):
         node_slot[slot_node[s]] = s
 
-    # The core adjacency: plain edges between core nodes, and one entry per chain end into the chain.
+    # The core adjacency: plain edges between core nodes, and one entry per chain end into the chain;
+    # per node the plain edges first, then the entries into chains that lead on, then into pendant paths
+    # and loops (those two kept aside while the node's edges are read once).
+    max_degree = 0
+    for u in range(n):
+        max_degree = max(max_degree, indptr[u + 1] - indptr[u])
+    through = np.empty(max_degree, dtype=np.int64)
+    dead_ends = np.empty(max_degree, dtype=np.int64)
     core_indptr = np.empty(n_core + 1, dtype=np.int64)
-    core_indices = np.empty(m, dtype=np.int64)
-    length = np.empty(m, dtype=np.float64)
-    link = np.empty(m, dtype=np.int64)
-    seq_ptr = np.empty(m + 1, dtype=np.int64)
+    group_ptr = np.empty((n_core, 2), dtype=np.int64)
+    entries = np.empty((m + 1, 4), dtype=np.int64)
+    length_bits = np.empty(1, dtype=np.float64)  # a length, read back as its bits
+    bits = length_bits.view(np.int64)
     seq_w = np.empty(m, dtype=np.float64)
     listed = np.zeros(n_chains, dtype=np.bool_)
     n_e = 0
     n_s = 0
     core_indptr[0] = 0
-    seq_ptr[0] = 0
-    group_ptr = np.empty((n_core, 2), dtype=np.int64)
     for cu in range(n_core):
         u = slot_node[cu]
-        # Plain edges first, then entries into chains that lead on, then into pendant paths and loops.
-        for group in range(3):
-            if group > 0:
-                group_ptr[cu, group - 1] = n_e
-            for j in range(indptr[u], indptr[u + 1]):
-                v = indices[j]
-                if v == u:
-                    continue  # a self-loop never shortens a path
-                if is_core[v]:
-                    if group != 0:
-                        continue
-                    core_indices[n_e] = core_id[v]
-                    length[n_e] = weights[j]
-                    link[n_e] = -1
-                else:
-                    c = new_of_old[chain_of[v]]
-                    a, b = chain_a[c], chain_b[c]
-                    base = chain_ptr[c] + c
-                    k = chain_ptr[c + 1] - chain_ptr[c]
-                    first = chain_ptr[c] << 2
-                    if b < 0 or a == b:
-                        if group != 2 or listed[c]:
-                            continue  # (the loop's other end)
-                        listed[c] = True
-                        n_w = k if b < 0 else k + 1
-                        for i in range(n_w):
-                            seq_w[n_s + i] = chain_w[base + i]
-                        core_indices[n_e] = cu
-                        length[n_e] = _INF
-                        link[n_e] = first | (LINK_PENDANT if b < 0 else LINK_LOOP)
-                    else:
-                        if group != 1:
-                            continue
-                        n_w = k + 1
-                        forward = a == cu
-                        total = 0.0
-                        for i in range(n_w):
-                            w_i = chain_w[base + i] if forward else chain_w[base + k - i]
-                            seq_w[n_s + i] = w_i
-                            total += w_i
-                        core_indices[n_e] = b if forward else a
-                        length[n_e] = total
-                        link[n_e] = first | (LINK_THROUGH_A if forward else LINK_THROUGH_B)
-                    n_s += n_w
+        n_through = 0
+        n_dead = 0
+        for j in range(indptr[u], indptr[u + 1]):
+            v = indices[j]
+            if v == u:
+                continue  # a self-loop never shortens a path
+            if is_core[v]:
+                length_bits[0] = weights[j]
+                entries[n_e, ENTRY_NODE] = core_id[v]
+                entries[n_e, ENTRY_LENGTH] = bits[0]
+                entries[n_e, ENTRY_LINK] = -1
+                entries[n_e, ENTRY_SEQ] = n_s
                 n_e += 1
-                seq_ptr[n_e] = n_s
+                continue
+            c = new_of_old[chain_of[v]]
+            if chain_b[c] >= 0 and chain_a[c] != chain_b[c]:
+                through[n_through] = c
+                n_through += 1
+            elif not listed[c]:  # (a loop's other end is not listed again)
+                listed[c] = True
+                dead_ends[n_dead] = c
+                n_dead += 1
+        group_ptr[cu, 0] = n_e
+        for i in range(n_through + n_dead):
+            if i == n_through:
+                group_ptr[cu, 1] = n_e
+            c = through[i] if i < n_through else dead_ends[i - n_through]
+            a, b = chain_a[c], chain_b[c]
+            base = chain_ptr[c] + c
+            k = chain_ptr[c + 1] - chain_ptr[c]
+            first = chain_ptr[c] << 2
+            entries[n_e, ENTRY_SEQ] = n_s
+            if i < n_through:
+                forward = a == cu
+                total = 0.0
+                for q in range(k + 1):
+                    w_q = chain_w[base + q] if forward else chain_w[base + k - q]
+                    seq_w[n_s + q] = w_q
+                    total += w_q
+                n_s += k + 1
+                length_bits[0] = total
+                entries[n_e, ENTRY_NODE] = b if forward else a
+                entries[n_e, ENTRY_LINK] = first | (LINK_THROUGH_A if forward else LINK_THROUGH_B)
+            else:
+                n_w = k if b < 0 else k + 1
+                for q in range(n_w):
+                    seq_w[n_s + q] = chain_w[base + q]
+                n_s += n_w
+                length_bits[0] = _INF
+                entries[n_e, ENTRY_NODE] = cu
+                entries[n_e, ENTRY_LINK] = first | (LINK_PENDANT if b < 0 else LINK_LOOP)
+            entries[n_e, ENTRY_LENGTH] = bits[0]
+            n_e += 1
+        if n_dead == 0:
+            group_ptr[cu, 1] = n_e
         core_indptr[cu + 1] = n_e
     max_chain = 1
     for c in range(n_chains):
         max_chain = max(max_chain, chain_ptr[c + 1] - chain_ptr[c])
-    entries = np.empty((n_e + 1, 4), dtype=np.int64)
-    entries[:n_e, ENTRY_NODE] = core_indices[:n_e]
-    entries[:n_e, ENTRY_LENGTH] = length[:n_e].view(np.int64)
-    entries[:n_e, ENTRY_LINK] = link[:n_e]
-    entries[: n_e + 1, ENTRY_SEQ] = seq_ptr[: n_e + 1]
+    length_bits[0] = _INF
     entries[n_e, ENTRY_NODE] = -1
-    entries[n_e, ENTRY_LENGTH] = np.array([_INF]).view(np.int64)[0]
+    entries[n_e, ENTRY_LENGTH] = bits[0]
     entries[n_e, ENTRY_LINK] = -1
+    entries[n_e, ENTRY_SEQ] = n_s
     return (
         n_core,
         slot_node,
         node_slot,
         core_indptr,
         group_ptr,
-        entries,
-        seq_w[:n_s].copy(),
+        entries[: n_e + 1],
+        seq_w[:n_s],
         chain_a,
         chain_b,
         chain_ptr,
