@@ -686,14 +686,14 @@ def _tally(
     lane_row: np.ndarray,
     lane_weight: np.ndarray,
     batch_ptr: np.ndarray,
-    n_rows: int,
-    picked_rows: np.ndarray,
+    out_row: np.ndarray,
+    n_out: int,
     n_cat: int,
     n_threads: int,
 ) -> np.ndarray:
-    """Run the batches on ``n_threads`` threads; return the counts of rows ``picked_rows`` (of ``n_rows``).
+    """Run the batches on ``n_threads`` threads; return the counts ``(n_out, n_cat, n_thresholds)``.
 
-    The counts are an array ``(len(picked_rows), n_cat, n_thresholds)``.
+    The searches count into rows that go to row ``out_row[row]`` of the answer (none when ``-1``).
 
     A reached node adds a lane's destinations to the lane's *bin*: the first threshold its distance is
     within, which costs the same for any number of categories and thresholds; a cumulative sum over the
@@ -711,7 +711,7 @@ def _tally(
     n_buckets = max(int(cutoff / bucket_m), 0) + 2
     n_threads = max(1, min(n_threads, n_batches))
     row_len = -(-n_cat * n_thr // LANES) * LANES  # the counts of a row: by category, then bin
-    partial = np.zeros((n_threads, n_rows, row_len), dtype=np.int32)
+    partial = np.zeros((n_threads, out_row.shape[0], row_len), dtype=np.int32)
     chunk = max(1, -(-n_batches // (n_threads * _CHUNKS_PER_THREAD)))
     pool_rows = _QUEUE_PER_CORE_NODE * core.n_core + 2 * LANES
     starts = iter(range(0, n_batches, chunk))
@@ -747,15 +747,20 @@ def _tally(
         with ThreadPoolExecutor(max_workers=n_threads) as pool:
             for done in [pool.submit(work, t) for t in range(n_threads)]:
                 done.result()
-    return _within(partial, picked_rows, n_cat, n_thr)
+    return _within(partial, out_row, n_out, n_cat, n_thr)
 
 
 @njit(cache=True)
-def _within(partial: np.ndarray, picked_rows: np.ndarray, n_cat: int, n_thr: int) -> np.ndarray:
-    """The threads' counts by bin, added up, for the rows ``picked_rows``: counts within each threshold."""
-    out = np.zeros((picked_rows.shape[0], n_cat, n_thr), dtype=np.int32)
-    for r in range(picked_rows.shape[0]):
-        row = picked_rows[r]
+def _within(partial: np.ndarray, out_row: np.ndarray, n_out: int, n_cat: int, n_thr: int) -> np.ndarray:
+    """Counts within each threshold: the threads' counts by bin, added up into rows ``out_row`` of the answer.
+
+    Read row by row in memory order (picking the answer's rows in turn would miss the cache on each).
+    """
+    out = np.zeros((n_out, n_cat, n_thr), dtype=np.int32)
+    for row in range(out_row.shape[0]):
+        r = out_row[row]
+        if r < 0:
+            continue
         for c in range(n_cat):
             total = 0
             for t in range(n_thr):
@@ -876,8 +881,8 @@ def counts_within(
         lane_row,
         lane_weight,
         _batches(lane_slot.shape[0]),
-        n_nodes if by_slot else targets.shape[0],
-        core.node_slot[targets] if by_slot else np.arange(targets.shape[0]),
+        slot_row if by_slot else np.arange(targets.shape[0]),
+        targets.shape[0],
         int(n_categories),
         numba.get_num_threads(),
     )
