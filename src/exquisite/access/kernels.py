@@ -243,7 +243,7 @@ class _Workspace(NamedTuple):
     head: np.ndarray  # first pool entry of each bucket, -1 when empty
     own: np.ndarray  # (LANES,): first chain slot of each lane's root's own chain, -1: on the core
     lane_at: np.ndarray  # (LANES,): where the bins of each lane's category start in a row of counts
-    weights: np.ndarray  # (LANES,): what each lane adds to a count (0: no lane)
+    weights: np.ndarray  # (LANES,): what each lane adds to a count (lanes past a batch's end: never reached)
     bins: np.ndarray  # (LANES,): the bin of each lane's distance at the node being tallied
     bands: np.ndarray  # (n_thresholds,): the lanes in each bin at the node being tallied, as bit masks
     table: np.ndarray  # (_BAND_WORK * LANES,): see _tally_chunk
@@ -698,6 +698,7 @@ def _tally(
     A reached node adds a lane's destinations to the lane's *bin*: the first threshold its distance is
     within, which costs the same for any number of categories and thresholds; a cumulative sum over the
     bins then gives the counts within each threshold.
+
     The compiled searches release the GIL; threads take chunks of consecutive batches (neighbours, so a
     thread's consecutive searches find their part of the graph still in cache) from one shared queue, so a
     thread on a core busy with other work simply takes fewer. Each thread adds into its own counts; their
@@ -775,6 +776,7 @@ def _neighbours_together(core: ChainContraction, slots: np.ndarray) -> np.ndarra
 
     Core nodes in core order, each chain's nodes at its A end (in slot order they would all come after
     every core node), then by slot.
+
     ×10 and ×100 benchmark graphs: 7 % fewer node expansions than plain slot order; as few as a greedy
     clustering of the roots sixteen by sixteen along the network (within 0.5 %).
     """
