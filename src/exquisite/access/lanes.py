@@ -58,6 +58,10 @@ def _is_f64_array(t) -> bool:
     return isinstance(t, types.Array) and t.dtype == types.float64 and t.ndim == 1
 
 
+def _is_i64_array(t) -> bool:
+    return isinstance(t, types.Array) and t.dtype == types.int64
+
+
 @intrinsic
 def lanes_lower(typingctx, dist, src, dst, add, cutoff, inv_width):
     """Lower the row at ``dst`` to the row at ``src`` plus ``add`` where shorter and within ``cutoff``.
@@ -168,7 +172,7 @@ def lanes_within(typingctx, dist, at, threshold):
 @intrinsic
 def lanes_equal(typingctx, values, value):
     """The lanes of ``values`` (``LANES`` int64) equal to ``value``, as a bit mask (bit ``lane``)."""
-    if not (isinstance(values, types.Array) and values.dtype == types.int64):
+    if not _is_i64_array(values):
         return None
     sig = types.int64(values, types.int64)
 
@@ -188,7 +192,7 @@ def lanes_bins(typingctx, dist, at, thresholds, bins):
     """
     if not (_is_f64_array(dist) and _is_f64_array(thresholds) and thresholds.layout == "C"):
         return None
-    if not (isinstance(bins, types.Array) and bins.dtype == types.int64):
+    if not _is_i64_array(bins):
         return None
     sig = types.int64(dist, types.int64, thresholds, bins)
 
@@ -219,7 +223,7 @@ def lanes_add_band_counts(typingctx, counts, counts_at, bands, table, table_at, 
     """
     if not (isinstance(counts, types.Array) and counts.dtype == types.int32 and counts.layout == "C"):
         return None
-    if not all(isinstance(a, types.Array) and a.dtype == types.int64 for a in (bands, table)):
+    if not (_is_i64_array(bands) and _is_i64_array(table)):
         return None
     sig = types.void(counts, types.int64, bands, table, types.int64, types.int64)
 
