@@ -242,8 +242,6 @@ class _Workspace(NamedTuple):
     touched: np.ndarray  # core nodes seen, each once (+1: a relaxation writes one ahead)
     head: np.ndarray  # first pool entry of each bucket, -1 when empty
     own: np.ndarray  # (LANES,): first chain slot of each lane's root's own chain, -1: on the core
-    lane_at: np.ndarray  # (LANES,): where the bins of each lane's category start in a row of counts
-    weights: np.ndarray  # (LANES,): what each lane adds to a count (lanes past a batch's end: never reached)
     bins: np.ndarray  # (LANES,): the bin of each lane's distance at the node being tallied
     bands: np.ndarray  # (n_thresholds,): the lanes in each bin at the node being tallied, as bit masks
     table: np.ndarray  # (_BAND_WORK * LANES,): see _tally_chunk
@@ -261,6 +259,16 @@ class _Targets(NamedTuple):
     thresholds: np.ndarray
 
 
+class _Lanes(NamedTuple):
+    """The roots of the searches, one per lane; batches are runs of ``LANES`` consecutive lanes."""
+
+    slot: np.ndarray  # root slot of each lane
+    row: np.ndarray  # from targets: the lane's row of counts (from destinations: -1)
+    item_ptr: np.ndarray  # from destinations: the lane's items are item_ptr[lane] … item_ptr[lane + 1] - 1
+    item_cat: np.ndarray  # category of each item
+    item_weight: np.ndarray  # number of destinations of that category at the lane's root
+
+
 @njit(cache=True)
 def _workspace(core: ChainContraction, n_buckets: int, n_thresholds: int) -> _Workspace:
     """Working arrays for searches over ``core`` with ``n_buckets`` buckets, ready for the first batch."""
@@ -272,8 +280,6 @@ def _workspace(core: ChainContraction, n_buckets: int, n_thresholds: int) -> _Wo
         np.empty(n_core + 1, dtype=np.int64),
         np.full(n_buckets, -1, dtype=np.int64),
         np.full(LANES, -1, dtype=np.int64),
-        np.zeros(LANES, dtype=np.int64),
-        np.zeros(LANES, dtype=np.int64),
         np.zeros(LANES, dtype=np.int64),
         np.zeros(n_thresholds, dtype=np.int64),
         np.zeros(_BAND_WORK * LANES, dtype=np.int64),
@@ -458,6 +464,8 @@ def _tally_batch(
     tg: _Targets,
     ws: _Workspace,
     counts: np.ndarray,
+    lanes: _Lanes,
+    start: int,
     roots: np.ndarray,
     rows: np.ndarray,
     n_touched: int,
@@ -465,12 +473,13 @@ def _tally_batch(
 ) -> None:
     """Add every slot a batch's searches reached to the counts, by bin (see :func:`_tally`).
 
-    From destinations, a reached slot adds each lane's weight to the lane's category and bin in its row
-    (``by_slot``: the slot itself; else its target row, if any): with ``n_planes`` bits of weights, by
-    counting bits — of the lanes in a bin that are of a given category and have a given bit of their weight
-    set (``ws.table``, see :func:`_tally_chunk`), for a whole row of counts at once — else (``n_planes``
-    0) lane by lane. From targets, each destination item of a reached slot adds its multiplicity to its
-    category and each lane's bin in the lane's row.
+    From destinations, a reached slot adds the weight of each item of each lane (lanes ``start …`` of
+    ``lanes``: ``roots``) to the item's category and the lane's bin in its row (``by_slot``: the slot
+    itself; else its target row, if any): with ``n_planes`` bits of weights, by counting bits — of the
+    lanes in a bin that have an item of a given category with a given bit of its weight set (``ws.table``,
+    see :func:`_tally_chunk`), for a whole row of counts at once — else (``n_planes`` 0) lane by lane.
+    From targets, each destination item of a reached slot adds its multiplicity to its category and each
+    lane's bin in the lane's row.
 
     The core nodes reached, then the chains between them (each tallied once: from its A end, or from its B
     end when the A end was not reached; pendant paths and loops from their one core node), then each lane's
@@ -482,8 +491,9 @@ def _tally_batch(
     dist = ws.dist
     seen = ws.seen
     own = ws.own
-    lane_at = ws.lane_at
-    weights = ws.weights
+    item_ptr = lanes.item_ptr
+    item_cat_of = lanes.item_cat
+    item_weight = lanes.item_weight
     bins = ws.bins
     bands = ws.bands
     table = ws.table
@@ -598,7 +608,8 @@ def _tally_batch(
                         while within:
                             x = lowest_bit(within)
                             within &= within - 1
-                            counts[row, lane_at[x] + bins[x]] += weights[x]
+                            for it in range(item_ptr[start + x], item_ptr[start + x + 1]):
+                                counts[row, item_cat_of[it] * n_thr + bins[x]] += item_weight[it]
                 elif slot_item_ptr[slot + 1] > slot_item_ptr[slot]:
                     within = lanes_bins(dist, row_at, thresholds, bins) & ~off
                     for it in range(slot_item_ptr[slot], slot_item_ptr[slot + 1]):
@@ -616,10 +627,7 @@ def _tally_chunk(
     tg: _Targets,
     ws: _Workspace,
     counts: np.ndarray,
-    lane_slot: np.ndarray,
-    lane_cat: np.ndarray,
-    lane_row: np.ndarray,
-    lane_weight: np.ndarray,
+    lanes: _Lanes,
     batch_ptr: np.ndarray,
     lo: int,
     hi: int,
@@ -628,9 +636,7 @@ def _tally_chunk(
 ) -> None:
     """Batches ``lo … hi - 1`` (lanes ``batch_ptr[i] … batch_ptr[i + 1] - 1``) into one thread's counts.
 
-    A lane searches from slot ``lane_slot``; from destinations it carries ``lane_weight`` destinations of
-    category ``lane_cat``, from targets it counts into row ``lane_row``. The search queue starts with
-    ``pool_rows`` entries and doubles whenever a batch needs more.
+    The search queue starts with ``pool_rows`` entries and doubles whenever a batch needs more.
     """
     n_thr = tg.thresholds.shape[0]
     cutoff = tg.thresholds[n_thr - 1]
@@ -639,33 +645,32 @@ def _tally_chunk(
     rows = np.empty(LANES, dtype=np.int64)
     for i in range(lo, hi):
         start, stop = batch_ptr[i], batch_ptr[i + 1]
-        batch = lane_slot[start:stop]
+        batch = lanes.slot[start:stop]
         # Bit counts need a table row of LANES masks per bit of the weights, threshold and LANES counts.
         n_planes = 0
-        for x in range(stop - start):
-            ws.lane_at[x] = lane_cat[start + x] * n_thr
-            ws.weights[x] = lane_weight[start + x]
-            rows[x] = lane_row[start + x]
-            while lane_weight[start + x] >> n_planes:
+        for it in range(lanes.item_ptr[start], lanes.item_ptr[stop]):
+            while lanes.item_weight[it] >> n_planes:
                 n_planes += 1
         if n_planes * row_len * n_thr > _BAND_WORK * LANES:
             n_planes = 0  # counted lane by lane
         table = ws.table
         table[: n_planes * row_len * n_thr] = 0
         for x in range(stop - start):
-            for b in range(n_planes):
-                if (lane_weight[start + x] >> b) & 1:
-                    for t in range(n_thr):
-                        p = ws.lane_at[x] + t  # the count of the lane's category within bin t
-                        q = p - p % LANES
-                        table[(b * row_len + q) * n_thr + t * LANES + p % LANES] |= 1 << x
+            rows[x] = lanes.row[start + x]
+            for it in range(lanes.item_ptr[start + x], lanes.item_ptr[start + x + 1]):
+                for b in range(n_planes):
+                    if (lanes.item_weight[it] >> b) & 1:
+                        for t in range(n_thr):
+                            p = lanes.item_cat[it] * n_thr + t  # the count of the item's category in bin t
+                            q = p - p % LANES
+                            table[(b * row_len + q) * n_thr + t * LANES + p % LANES] |= 1 << x
         while True:
             n_touched = _search_batch(core, ws, pool, batch, cutoff, bucket_m)
             if n_touched >= 0:
                 break
             _clear(ws, -1)  # a full pool: start the batch again, with a larger one
             pool = np.empty((2 * pool.shape[0], 2), dtype=np.int64)
-        _tally_batch(core, tg, ws, counts, batch, rows, n_touched, n_planes)
+        _tally_batch(core, tg, ws, counts, lanes, start, batch, rows, n_touched, n_planes)
         _clear(ws, n_touched)
 
 
@@ -681,10 +686,7 @@ _QUEUE_PER_CORE_NODE = 4
 def _tally(
     core: ChainContraction,
     tg: _Targets,
-    lane_slot: np.ndarray,
-    lane_cat: np.ndarray,
-    lane_row: np.ndarray,
-    lane_weight: np.ndarray,
+    lanes: _Lanes,
     batch_ptr: np.ndarray,
     out_row: np.ndarray,
     n_out: int,
@@ -731,10 +733,7 @@ def _tally(
                 tg,
                 ws,
                 partial[t],
-                lane_slot,
-                lane_cat,
-                lane_row,
-                lane_weight,
+                lanes,
                 batch_ptr,
                 lo,
                 hi,
@@ -852,20 +851,26 @@ def counts_within(
     item_slot = core.node_slot[item_node]
     from_destinations = np.unique(item_node).shape[0] <= targets.shape[0]
     if from_destinations:
-        # A lane per item, neighbours together in a batch, whatever their categories: the closer a batch's
-        # roots, the fewer nodes its searches expand (×10 benchmark graph: 16 % fewer than with a
-        # category's items in batches of their own).
+        # A lane per destination node with all its items, neighbours together in a batch, whatever their
+        # categories: the closer a batch's roots, the fewer nodes its searches expand (×10 benchmark graph:
+        # 16 % fewer than with a category's items in batches of their own).
         order = _neighbours_together(core, item_slot)
-        lane_slot, lane_cat, lane_weight = item_slot[order], item_cat[order], item_mult[order]
-        lane_row = np.full(order.shape[0], -1, dtype=np.int64)
+        root, cat, weight = item_slot[order], item_cat[order], item_mult[order]
+        first = np.flatnonzero(np.r_[True, root[1:] != root[:-1]])
+        lanes = _Lanes(root[first], np.full(first.shape[0], -1), np.r_[first, root.shape[0]], cat, weight)
         slot_item_ptr = np.zeros(1, dtype=np.int64)
     else:
         # A lane per target, neighbours together.
         target_slot = core.node_slot[targets]
         order = _neighbours_together(core, target_slot)
-        lane_slot, lane_row = target_slot[order], order.astype(np.int64)
-        lane_cat = np.zeros(order.shape[0], dtype=np.int64)
-        lane_weight = np.ones(order.shape[0], dtype=np.int64)
+        n_lanes = order.shape[0]
+        lanes = _Lanes(
+            target_slot[order],
+            order.astype(np.int64),
+            np.arange(n_lanes + 1),
+            np.zeros(n_lanes, dtype=np.int64),
+            np.ones(n_lanes, dtype=np.int64),
+        )
         order = np.argsort(item_slot, kind="stable")
         item_cat, item_mult = item_cat[order], item_mult[order]
         slot_item_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
@@ -878,11 +883,8 @@ def counts_within(
     return _tally(
         core,
         targets_info,
-        lane_slot,
-        lane_cat,
-        lane_row,
-        lane_weight,
-        _batches(lane_slot.shape[0]),
+        lanes,
+        _batches(lanes.slot.shape[0]),
         slot_row if by_slot else np.arange(targets.shape[0]),
         targets.shape[0],
         int(n_categories),
