@@ -466,18 +466,18 @@ def _tally_batch(
     counts: np.ndarray,
     lanes: _Lanes,
     start: int,
-    roots: np.ndarray,
-    rows: np.ndarray,
+    stop: int,
     n_touched: int,
     n_planes: int,
 ) -> None:
     """Add every slot a batch's searches reached to the counts, by bin (see :func:`_tally`).
 
-    From destinations, a reached slot adds the weight of each item of each lane (lanes ``start …`` of
-    ``lanes``: ``roots``) to the item's category and the lane's bin in its row (``by_slot``: the slot
-    itself; else its target row, if any): with ``n_planes`` bits of weights, by counting bits — of the
-    lanes in a bin that have an item of a given category with a given bit of its weight set (``ws.table``,
-    see :func:`_tally_chunk`), for a whole row of counts at once — else (``n_planes`` 0) lane by lane.
+    The batch's lanes are ``start … stop - 1`` of ``lanes``. From destinations, a reached slot adds the
+    weight of each item of each lane to the item's category and the lane's bin in its row (``by_slot``: the
+    slot itself; else its target row, if any): with ``n_planes`` bits of weights, by counting bits — of
+    the lanes in a bin that have an item of a given category with a given bit of its weight set
+    (``ws.table``, see :func:`_tally_chunk`), for a whole row of counts at once — else (``n_planes`` 0)
+    lane by lane.
     From targets, each destination item of a reached slot adds its multiplicity to its category and each
     lane's bin in the lane's row.
 
@@ -486,14 +486,16 @@ def _tally_batch(
     own chain, from its ends and along the chain from the root.
     """
     n_core = core.n_core
-    n_lanes = roots.shape[0]
+    roots = lanes.slot[start:stop]
+    n_lanes = stop - start
     n_thr = tg.thresholds.shape[0]
     dist = ws.dist
     seen = ws.seen
     own = ws.own
-    item_ptr = lanes.item_ptr
-    item_cat_of = lanes.item_cat
-    item_weight = lanes.item_weight
+    lane_item_ptr = lanes.item_ptr
+    lane_item_cat = lanes.item_cat
+    lane_item_weight = lanes.item_weight
+    lane_row = lanes.row
     bins = ws.bins
     bands = ws.bands
     table = ws.table
@@ -608,8 +610,8 @@ def _tally_batch(
                         while within:
                             x = lowest_bit(within)
                             within &= within - 1
-                            for it in range(item_ptr[start + x], item_ptr[start + x + 1]):
-                                counts[row, item_cat_of[it] * n_thr + bins[x]] += item_weight[it]
+                            for it in range(lane_item_ptr[start + x], lane_item_ptr[start + x + 1]):
+                                counts[row, lane_item_cat[it] * n_thr + bins[x]] += lane_item_weight[it]
                 elif slot_item_ptr[slot + 1] > slot_item_ptr[slot]:
                     within = lanes_bins(dist, row_at, thresholds, bins) & ~off
                     for it in range(slot_item_ptr[slot], slot_item_ptr[slot + 1]):
@@ -618,7 +620,7 @@ def _tally_batch(
                         while lanes:
                             x = lowest_bit(lanes)
                             lanes &= lanes - 1
-                            counts[rows[x], at_cat + bins[x]] += item_mult[it]
+                            counts[lane_row[start + x], at_cat + bins[x]] += item_mult[it]
 
 
 @njit(cache=True, nogil=True)
@@ -642,7 +644,6 @@ def _tally_chunk(
     cutoff = tg.thresholds[n_thr - 1]
     row_len = counts.shape[1]
     pool = np.empty((pool_rows, 2), dtype=np.int64)
-    rows = np.empty(LANES, dtype=np.int64)
     for i in range(lo, hi):
         start, stop = batch_ptr[i], batch_ptr[i + 1]
         batch = lanes.slot[start:stop]
@@ -656,7 +657,6 @@ def _tally_chunk(
         table = ws.table
         table[: n_planes * row_len * n_thr] = 0
         for x in range(stop - start):
-            rows[x] = lanes.row[start + x]
             for it in range(lanes.item_ptr[start + x], lanes.item_ptr[start + x + 1]):
                 for b in range(n_planes):
                     if (lanes.item_weight[it] >> b) & 1:
@@ -670,7 +670,7 @@ def _tally_chunk(
                 break
             _clear(ws, -1)  # a full pool: start the batch again, with a larger one
             pool = np.empty((2 * pool.shape[0], 2), dtype=np.int64)
-        _tally_batch(core, tg, ws, counts, lanes, start, batch, rows, n_touched, n_planes)
+        _tally_batch(core, tg, ws, counts, lanes, start, stop, n_touched, n_planes)
         _clear(ws, n_touched)
 
 
