@@ -288,9 +288,8 @@ def _contract(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray) -> t
                 dead_ends[n_dead] = c
                 n_dead += 1
         group_ptr[cu, 0] = n_e
+        group_ptr[cu, 1] = n_e + n_through  # an entry per chain
         for i in range(n_through + n_dead):
-            if i == n_through:
-                group_ptr[cu, 1] = n_e
             c = through[i] if i < n_through else dead_ends[i - n_through]
             a, b = chain_a[c], chain_b[c]
             base = chain_ptr[c] + c
@@ -318,8 +317,6 @@ def _contract(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray) -> t
                 entries[n_e, ENTRY_LINK] = first | (LINK_PENDANT if b < 0 else LINK_LOOP)
             entries[n_e, ENTRY_LENGTH] = bits[0]
             n_e += 1
-        if n_dead == 0:
-            group_ptr[cu, 1] = n_e
         core_indptr[cu + 1] = n_e
     max_chain = 1
     for c in range(n_chains):
